@@ -1,0 +1,126 @@
+"""The raw stage: every table of one snapshot, materialized together in one step."""
+
+
+from collections.abc import Iterator
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetOut,
+    MetadataValue,
+    Output,
+    ResourceParam,
+    multi_asset,
+)
+
+from bravo_pipeline.assets.metadata import preview_rows, table_column_schema
+from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder
+from bravo_pipeline.partitions import export_partitions
+from bravo_pipeline.resources import PostgresSource
+from bravo_pipeline.source.raw_export import TableFile, export_raw
+from bravo_pipeline.source.tables import KNOWN_TABLES
+from bravo_pipeline.timestamps import validate_timestamp
+
+RAW_GROUP = "raw"
+SUMMARY_KEY = AssetKey(["raw", "export_summary"])
+CODE_VERSION = "raw-1"
+
+
+def raw_table_key(table: str) -> AssetKey:
+    return AssetKey(["raw", table])
+
+
+def _outs() -> dict[str, AssetOut]:
+    outs = {
+        table: AssetOut(
+            key=raw_table_key(table),
+            io_manager_key="exports_io_manager",
+            description=f"Rows of media_tool.{table} at the export snapshot: raw/<ts>/{table}.json.",
+            kinds={"postgres", "json"},
+            code_version=CODE_VERSION,
+        )
+        for table in KNOWN_TABLES
+    }
+    outs["export_summary"] = AssetOut(
+        key=SUMMARY_KEY,
+        io_manager_key="exports_io_manager",
+        description=(
+            "raw/<ts>/export-summary.json and schema.json: counts, sizes and sha256 of every "
+            "table file, the source catalog. Written last: its presence means the export is complete."
+        ),
+        kinds={"json"},
+        code_version=CODE_VERSION,
+    )
+    return outs
+
+
+@multi_asset(
+    name="raw_export",
+    outs=_outs(),
+    partitions_def=export_partitions,
+    group_name=RAW_GROUP,
+    can_subset=False,
+    description="One consistent REPEATABLE READ snapshot of the source, streamed table by table.",
+)
+def raw_export(
+    context: AssetExecutionContext,
+    source: PostgresSource,
+    exports_io_manager: ResourceParam[ExportsIOManager],
+) -> Iterator[Output]:
+    ts = validate_timestamp(context.partition_key)
+    exports_io_manager.layout.check_absent("raw", ts)
+    uri = source.connection_uri()
+    staging = exports_io_manager.begin("raw", ts)
+    done: list[TableFile] = []
+
+    def on_table(item: TableFile) -> None:
+        done.append(item)
+        context.log.info(
+            f"exported {item.table.name}: {item.count} rows, {item.size} bytes in {item.seconds:.2f}s"
+        )
+
+    try:
+        result = export_raw(
+            uri,
+            source.schema_name,
+            staging,
+            ts,
+            source={"kind": source.kind, "dump": None},
+            on_table=on_table,
+            warn=context.log.warning,
+        )
+    except BaseException:
+        exports_io_manager.abandon(staging)
+        raise
+    target = exports_io_manager.layout.stage_dir("raw", ts)
+    summary = result.summary
+    yield Output(
+        StagedFolder(staging, "raw", ts, replace=False),
+        output_name="export_summary",
+        metadata={
+            "path": MetadataValue.path(str(target)),
+            "tables": len(result.tables),
+            "extra_tables": MetadataValue.json(result.extra_tables),
+            "dagster/row_count": summary["totalRecords"],
+            "total_bytes": summary["totalBytes"],
+            "duration_seconds": summary["durationSeconds"],
+            "source": MetadataValue.json(summary["source"]),
+            "host": str(summary["host"]),
+        },
+    )
+    for item in result.tables:
+        if item.table.name not in KNOWN_TABLES:
+            continue
+        yield Output(
+            None,
+            output_name=item.table.name,
+            metadata={
+                "dagster/row_count": item.count,
+                "bytes": item.size,
+                "sha256": item.sha256,
+                "path": MetadataValue.path(str(target / item.filename)),
+                "dagster/column_schema": table_column_schema(item.table),
+                "preview": MetadataValue.json(preview_rows(target / item.filename)),
+                "seconds": round(item.seconds, 3),
+            },
+        )

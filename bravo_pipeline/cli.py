@@ -1,0 +1,201 @@
+"""`bravo-pipeline`: the command line. Materializing commands launch Dagster runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.settings import DEFAULT_DATABASE, Settings, redact_uri
+from bravo_pipeline.timestamps import new_timestamp, validate_timestamp
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr, exit status 1."""
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _embedded_admin_uri(settings: Settings) -> str:
+    from bravo_pipeline.source.embedded_server import EmbeddedPostgres
+
+    return EmbeddedPostgres(settings.state_dir / "postgres").uri("postgres")
+
+
+def _ensure_demo_database(settings: Settings, scale: float | None = None) -> None:
+    from bravo_pipeline.source.demo_db import build_demo_database, demo_database_scale
+
+    admin = _embedded_admin_uri(settings)
+    existing = demo_database_scale(admin, DEFAULT_DATABASE)
+    if existing is not None and scale is None:
+        return
+    target = scale if scale is not None else 0.1
+    _say(f"building the demo database {DEFAULT_DATABASE} at scale {target} ...")
+    demo = build_demo_database(admin, scale=target, progress=lambda line: _say(f"  {line}"))
+    _say(f"demo database ready: {sum(demo.row_counts.values())} rows in {demo.seconds:.1f}s")
+
+
+# -- commands -------------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.definitions import EXPORT_JOB
+    from bravo_pipeline.runner import instance, run_job
+
+    ts = validate_timestamp(args.timestamp) if args.timestamp else new_timestamp()
+    layout = ExportsLayout(settings.exports_dir)
+    layout.check_absent("raw", ts)
+    if args.source == "live" and not settings.source_uri:
+        raise CommandError("--source live needs BRAVO_SOURCE_URI (the server to export from)")
+    if args.source == "demo" and settings.source_uri:
+        raise CommandError("--source demo reads the embedded server: unset BRAVO_SOURCE_URI")
+    if not settings.source_uri:
+        _ensure_demo_database(settings)
+    source = redact_uri(settings.source_uri) if settings.source_uri else "embedded demo server"
+    _say(f"export {ts} from {source}")
+    with instance() as dagster_instance:
+        outcome = run_job(
+            dagster_instance,
+            EXPORT_JOB,
+            ts,
+            log_file=layout.log_path(ts),
+            emit=lambda line: _say(f"  {line}"),
+        )
+        if not outcome.success:
+            if not layout.is_complete("raw", ts):
+                from bravo_pipeline.partitions import EXPORT_PARTITIONS_NAME
+
+                dagster_instance.delete_dynamic_partition(EXPORT_PARTITIONS_NAME, ts)
+            raise CommandError(f"export {ts} failed: {outcome.error} (run {outcome.run_id})")
+    summary = json.loads(layout.summary_path("raw", ts).read_text())
+    _say("")
+    _say(f"export {ts} complete: {summary['totalRecords']} rows in {len(summary['tables'])} tables, "
+         f"{_human_bytes(summary['totalBytes'])}")
+    _say(f"  raw:  {layout.stage_dir('raw', ts)}")
+    _say(f"  log:  {layout.log_path(ts)}")
+    _say(f"  run:  {outcome.run_id} (open the UI with: make ui)")
+    return 0
+
+
+def cmd_demo_db(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.source.demo_db import build_demo_database
+
+    admin = _embedded_admin_uri(settings)
+    _say(f"building the demo database {DEFAULT_DATABASE} at scale {args.scale} ...")
+    demo = build_demo_database(
+        admin, scale=args.scale, reset=args.reset, progress=lambda line: _say(f"  {line}")
+    )
+    _say(f"demo database {demo.database} (scale {demo.scale}): "
+         f"{sum(demo.row_counts.values())} rows, {demo.seconds:.1f}s")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    layout = ExportsLayout(settings.exports_dir)
+    stamps = layout.timestamps("raw")
+    if not stamps:
+        _say(f"no exports under {settings.exports_dir}")
+        return 0
+    _say(f"{'timestamp':<16} {'tables':>6} {'rows':>10} {'size':>10}  transformed")
+    for ts in reversed(stamps):
+        summary = json.loads(layout.summary_path("raw", ts).read_text())
+        transformed = "yes" if layout.is_complete("transformed", ts) else "no"
+        _say(f"{ts:<16} {len(summary['tables']):>6} {summary['totalRecords']:>10} "
+             f"{_human_bytes(summary['totalBytes']):>10}  {transformed}")
+    return 0
+
+
+def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
+    stamps = ExportsLayout(settings.exports_dir).timestamps("raw")
+    if not stamps:
+        raise CommandError(f"no exports under {settings.exports_dir}")
+    _say(stamps[-1])
+    return 0
+
+
+def cmd_server(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.source.embedded_server import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.state_dir / "postgres")
+    if args.action == "start":
+        _say(f"embedded PostgreSQL running on 127.0.0.1:{server.ensure_running()}")
+    elif args.action == "stop":
+        _say("embedded PostgreSQL stopped" if server.stop() else "embedded PostgreSQL was not running")
+    else:
+        status = server.status()
+        _say(f"embedded PostgreSQL running on 127.0.0.1:{status.port} (pid {status.pid})"
+             if status.running else "embedded PostgreSQL is not running")
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 20:
+        raise argparse.ArgumentTypeError("scale must be > 0 and <= 20")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bravo-pipeline",
+        description="Timestamped exports of the media_tool database, run as Dagster assets.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    export = add("export", cmd_export, "take a new export (new UTC partition) end to end")
+    export.add_argument("--timestamp", help="export timestamp YYYYMMDD-HHMMSS (default: now, UTC)")
+    export.add_argument("--source", choices=["demo", "live"], default=None,
+                        help="demo: the embedded server; live: BRAVO_SOURCE_URI (default: by configuration)")
+
+    demo = add("demo-db", cmd_demo_db, "(re)create the demo source database media_tool")
+    demo.add_argument("--scale", type=_scale, default=0.1, help="row counts × F (default 0.1)")
+    demo.add_argument("--reset", action="store_true", help="drop and rebuild even if present")
+
+    add("list", cmd_list, "one line per export, newest first")
+    add("latest", cmd_latest, "print the newest export timestamp")
+
+    server = add("server", cmd_server, "the embedded PostgreSQL server: status, start or stop")
+    server.add_argument("action", choices=["status", "start", "stop"], nargs="?", default="status")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args, Settings.from_env())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure ends as one line, never a traceback
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"bravo-pipeline: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,77 @@
+"""IO managers: where each stage's files go under `exports/<stage>/<ts>/`.
+
+A stage asset writes into the staging folder the IO manager hands out
+(`begin`), and returns a `StagedFolder`; handling that output publishes the
+folder atomically. Downstream assets receive their inputs from `load_input`,
+never building paths themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import ConfigurableIOManager, InputContext, OutputContext
+
+from bravo_pipeline.layout import ExportsLayout, Stage
+
+
+@dataclass(frozen=True)
+class StagedFolder:
+    """A stage folder written under its staging name, ready to publish."""
+
+    path: Path
+    stage: Stage
+    ts: str
+    replace: bool
+
+
+@dataclass(frozen=True)
+class StageFile:
+    """One published file of a stage, as handed to downstream assets."""
+
+    path: Path
+    stage: Stage
+    ts: str
+
+
+def _stage_and_name(key_path: list[str]) -> tuple[Stage, str]:
+    stage, name = key_path[0], key_path[-1]
+    if stage not in ("raw", "transformed"):
+        raise ValueError(f"asset {'/'.join(key_path)} is not stored under exports/")
+    return stage, name  # type: ignore[return-value]
+
+
+class ExportsIOManager(ConfigurableIOManager):
+    """Local exports root (`BRAVO_EXPORTS_DIR`)."""
+
+    exports_dir: str
+
+    @property
+    def layout(self) -> ExportsLayout:
+        return ExportsLayout(Path(self.exports_dir))
+
+    def begin(self, stage: Stage, ts: str) -> Path:
+        return self.layout.begin_staging(stage, ts)
+
+    def abandon(self, staging: Path) -> None:
+        self.layout.abandon(staging)
+
+    def handle_output(self, context: OutputContext, obj: object) -> None:
+        if isinstance(obj, StagedFolder):
+            published = self.layout.publish(obj.path, obj.stage, obj.ts, replace=obj.replace)
+            context.log.info(f"published {published}")
+        elif obj is not None:
+            raise TypeError(f"{context.asset_key.to_user_string()}: unexpected output {type(obj)}")
+
+    def load_input(self, context: InputContext) -> StageFile:
+        stage, name = _stage_and_name(list(context.asset_key.path))
+        ts = context.asset_partition_key
+        folder = self.layout.require_complete(stage, ts)
+        filename = "export-summary.json" if name == "export_summary" else f"{name}.json"
+        if stage == "transformed" and name == "campaigns":
+            filename = "campaigns.json"
+        path = folder / filename
+        if not path.is_file():
+            raise FileNotFoundError(f"{stage} export {ts} has no file {filename}")
+        return StageFile(path, stage, ts)

@@ -1,0 +1,42 @@
+"""Dagster resources: thin, configurable handles on the library's connections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from bravo_pipeline.settings import DEFAULT_DATABASE, DEFAULT_SCHEMA
+from bravo_pipeline.source.connection import SourceError, connect, with_database
+from bravo_pipeline.source.embedded_server import EmbeddedPostgres
+
+
+class PostgresSource(ConfigurableResource):
+    """The PostgreSQL server exports read from: `uri` (live) or the embedded demo server."""
+
+    uri: str | None = None
+    schema_name: str = DEFAULT_SCHEMA
+    state_dir: str = ".bravo"
+
+    @property
+    def kind(self) -> str:
+        return "live" if self.uri else "demo"
+
+    def embedded_server(self) -> EmbeddedPostgres:
+        return EmbeddedPostgres(Path(self.state_dir) / "postgres")
+
+    def connection_uri(self) -> str:
+        if self.uri:
+            return self.uri
+        uri = self.embedded_server().uri(DEFAULT_DATABASE)
+        admin = with_database(uri, "postgres")
+        with connect(admin, autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [DEFAULT_DATABASE]
+            ).fetchone()
+        if found is None:
+            raise SourceError(
+                f"the demo database {DEFAULT_DATABASE} does not exist on the embedded server: "
+                "run `bravo-pipeline demo-db`"
+            )
+        return uri

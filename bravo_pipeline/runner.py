@@ -1,0 +1,122 @@
+"""Launch real Dagster runs on the instance at DAGSTER_HOME, for the CLI.
+
+Runs execute in this process but are recorded on the instance, so each one
+shows in the UI (`make ui`) like a run launched there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
+
+from bravo_pipeline.partitions import register_partition
+
+PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME (default ./.dagster_home), created with the project's dagster.yaml."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and PROJECT_DAGSTER_YAML.exists():
+        shutil.copyfile(PROJECT_DAGSTER_YAML, config)
+    return home
+
+
+@contextmanager
+def instance() -> Iterator[DagsterInstance]:
+    dagster_home()
+    with DagsterInstance.get() as found:
+        yield found
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    success: bool
+    error: str | None
+
+
+def first_failure(result: ExecuteInProcessResult) -> str | None:
+    """The sentence to show for a failed run: the innermost cause of its first step failure."""
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            if error is not None:
+                line = error.message.strip().splitlines()[0]
+                kind, sep, text = line.partition(": ")
+                return text if sep and error.cls_name and kind.endswith(error.cls_name) else line
+    return None if result.success else "the run failed (see the Dagster UI for details)"
+
+
+@contextmanager
+def tail(path: Path, emit: Callable[[str], None], interval: float = 0.2) -> Iterator[None]:
+    """Print lines appended to `path` while the block runs."""
+    stop = threading.Event()
+    start = path.stat().st_size if path.exists() else 0
+
+    def follow() -> None:
+        position = start
+        while True:
+            finished = stop.is_set()
+            if path.exists():
+                with path.open(encoding="utf-8", errors="replace") as handle:
+                    handle.seek(position)
+                    chunk = handle.read()
+                    position = handle.tell()
+                for line in chunk.splitlines():
+                    emit(line)
+            if finished:
+                return
+            time.sleep(interval)
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def run_job(
+    dagster_instance: DagsterInstance,
+    job_name: str,
+    ts: str,
+    *,
+    asset_selection: list | None = None,
+    tags: dict[str, str] | None = None,
+    log_file: Path | None = None,
+    emit: Callable[[str], None] = print,
+) -> RunOutcome:
+    from bravo_pipeline.definitions import defs
+
+    register_partition(dagster_instance, ts)
+    job = defs.resolve_job_def(job_name)
+    with tail(log_file, emit) if log_file else _nothing():
+        result = job.execute_in_process(
+            run_config=QUIET_CONSOLE,
+            instance=dagster_instance,
+            partition_key=ts,
+            raise_on_error=False,
+            tags=tags,
+            asset_selection=asset_selection,
+        )
+    return RunOutcome(result.run_id, result.success, first_failure(result))
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield

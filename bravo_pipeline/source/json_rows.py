@@ -1,0 +1,76 @@
+"""SQL that makes PostgreSQL write one table as JSON rows in the export format.
+
+PostgreSQL builds every row's JSON itself (`row_to_json`); each column is first
+projected so that its JSON form is the one the spec asks for:
+
+- numeric and money → exact decimal strings (money via numeric: never its
+  locale-formatted text);
+- timestamp → ISO 8601 UTC with `Z`, fractional seconds as stored;
+- bytea → base64 without line breaks;
+- json → jsonb (normalised, so a row never contains a raw newline);
+- everything else → PostgreSQL's own JSON (numbers, booleans, dates, arrays, jsonb).
+
+The COPY uses CSV with control characters as quote and delimiter: JSON text
+never contains either, so the rows arrive verbatim (COPY's text format would
+double every backslash).
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from bravo_pipeline.source.catalog import Column, Table
+
+_DECIMAL_TYPES = {"numeric", "money"}
+_UNORDERABLE_TYPES = {"json", "xml", "point", "polygon", "line", "circle", "box", "path"}
+
+COPY_OPTIONS = sql.SQL("(FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')")
+
+
+def _utc_text(value: sql.Composable) -> sql.Composable:
+    return sql.SQL("(to_json({})#>>'{{}}') || 'Z'").format(value)
+
+
+def column_projection(column: Column) -> sql.Composable:
+    ident = sql.Identifier(column.name)
+    base, is_array = column.base_type, column.is_array
+    if base in _DECIMAL_TYPES:
+        target = "numeric[]::text[]" if is_array else "numeric::text"
+        expression: sql.Composable = sql.SQL("{}::" + target).format(ident)
+    elif base == "timestamp" and not is_array:
+        expression = _utc_text(ident)
+    elif base == "timestamptz" and not is_array:
+        expression = _utc_text(sql.SQL("({} AT TIME ZONE 'UTC')").format(ident))
+    elif base == "bytea" and not is_array:
+        expression = sql.SQL("translate(encode({}, 'base64'), E'\\n', '')").format(ident)
+    elif base == "json":
+        expression = sql.SQL("{}::jsonb" + ("[]" if is_array else "")).format(ident)
+    else:
+        return ident
+    return sql.SQL("{} AS {}").format(expression, ident)
+
+
+def order_by(table: Table) -> sql.Composable:
+    # Qualified names: an unqualified ORDER BY name would sort by the projected text.
+    if table.primary_key:
+        return sql.SQL(", ").join(sql.Identifier("src", name) for name in table.primary_key)
+    keys = []
+    for column in table.columns:
+        ident = sql.Identifier("src", column.name)
+        if column.base_type in _UNORDERABLE_TYPES:
+            keys.append(sql.SQL("{}::text").format(ident))
+        else:
+            keys.append(ident)
+    return sql.SQL(", ").join(keys)
+
+
+def select_json_rows(schema: str, table: Table) -> sql.Composable:
+    """SELECT returning one JSON text per row, ordered by primary key."""
+    projections = sql.SQL(", ").join(column_projection(column) for column in table.columns)
+    return sql.SQL(
+        "SELECT row_to_json(_row.*)::text FROM (SELECT {} FROM {}.{} AS src ORDER BY {}) AS _row"
+    ).format(projections, sql.Identifier(schema), sql.Identifier(table.name), order_by(table))
+
+
+def copy_json_rows(schema: str, table: Table) -> sql.Composable:
+    return sql.SQL("COPY ({}) TO STDOUT {}").format(select_json_rows(schema, table), COPY_OPTIONS)
