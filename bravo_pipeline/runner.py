@@ -18,6 +18,7 @@ from pathlib import Path
 from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from bravo_pipeline.partitions import register_partition
+from bravo_pipeline.settings import Settings
 
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parent.parent / "dagster.yaml"
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -101,10 +102,10 @@ def run_job(
     log_file: Path | None = None,
     emit: Callable[[str], None] = print,
 ) -> RunOutcome:
-    from bravo_pipeline.definitions import defs
+    from bravo_pipeline.definitions import build_definitions
 
     register_partition(dagster_instance, ts)
-    job = defs.resolve_job_def(job_name)
+    job = build_definitions(Settings.from_env()).resolve_job_def(job_name)
     with tail(log_file, emit) if log_file else _nothing():
         result = job.execute_in_process(
             run_config=QUIET_CONSOLE,
