@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable, Sequence
+
+from dagster import BetaWarning
 
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.settings import DEFAULT_DATABASE, Settings, redact_uri
@@ -18,6 +21,13 @@ class CommandError(Exception):
 
 def _say(message: str) -> None:
     print(message, flush=True)
+
+
+def _progress(log_line: str) -> None:
+    """A run log line, shown without its timestamp: `  raw_export: exported campaigns: ...`."""
+    _, _, rest = log_line.partition("] ")
+    level, _, message = rest.partition(" ")
+    _say(f"  {message}" if level == "INFO" else f"  {level} {message}")
 
 
 def _human_bytes(size: int) -> str:
@@ -55,7 +65,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.definitions import EXPORT_JOB
     from bravo_pipeline.runner import instance, run_job
 
-    ts = validate_timestamp(args.timestamp) if args.timestamp else new_timestamp()
+    ts = validate_timestamp(args.timestamp) if args.timestamp is not None else new_timestamp()
     layout = ExportsLayout(settings.exports_dir)
     layout.check_absent("raw", ts)
     if args.source == "live" and not settings.source_uri:
@@ -72,7 +82,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             EXPORT_JOB,
             ts,
             log_file=layout.log_path(ts),
-            emit=lambda line: _say(f"  {line}"),
+            emit=_progress,
         )
         if not outcome.success:
             if not layout.is_complete("raw", ts):
@@ -185,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", category=BetaWarning)
     try:
         return args.handler(args, Settings.from_env())
     except KeyboardInterrupt:
