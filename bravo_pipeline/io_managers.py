@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from bravo_pipeline.layout import ExportsLayout, Stage
+from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,7 @@ class ExportsIOManager(ConfigurableIOManager):
         stage, name = _stage_and_name(list(context.asset_key.path))
         ts = context.asset_partition_key
         folder = self.layout.require_complete(stage, ts)
-        filename = "export-summary.json" if name == "export_summary" else f"{name}.json"
-        if stage == "transformed" and name == "campaigns":
-            filename = "campaigns.json"
+        filename = SUMMARY_FILES[stage] if name == "export_summary" else f"{name}.json"
         path = folder / filename
         if not path.is_file():
             raise FileNotFoundError(f"{stage} export {ts} has no file {filename}")

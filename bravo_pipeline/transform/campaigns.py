@@ -85,7 +85,7 @@ def documents_to_json(documents: pl.DataFrame) -> bytes:
         buffer = io.BytesIO()
         documents.slice(offset, _SERIALIZE_CHUNK_ROWS).write_ndjson(buffer)
         # JSON text never holds a raw newline: every b"\n" ends a document.
-        parts.append(buffer.getbuffer().tobytes().replace(b"\n", b",\n"))
+        parts.append(buffer.getvalue().replace(b"\n", b",\n"))
     parts[-1] = parts[-1][: -len(b",\n")] + b"\n]\n"
     return b"".join(parts)
 
@@ -111,7 +111,9 @@ def _normalised_inputs(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFram
         frame = tables[table]
         missing = [column for column in columns if column not in frame.columns]
         if missing:
-            raise RawTableError(f"raw table {table}: column {', '.join(missing)} is missing")
+            noun = "column" if len(missing) == 1 else "columns"
+            verb = "is" if len(missing) == 1 else "are"
+            raise RawTableError(f"raw table {table}: {noun} {', '.join(missing)} {verb} missing")
         normalised[table] = frame.select(pl.col(name).cast(dtype) for name, dtype in columns.items())
     return normalised
 

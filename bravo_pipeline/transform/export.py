@@ -1,0 +1,62 @@
+"""Write one transformed export: `campaigns.json`, then `transformation-summary.json` last."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bravo_pipeline.timestamps import iso_utc
+from bravo_pipeline.transform.campaigns import build_campaign_documents, documents_to_json, summary_counts
+from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, read_raw_table
+
+CAMPAIGNS_FILE = "campaigns.json"
+SUMMARY_FILE = "transformation-summary.json"
+PREVIEW_DOCUMENTS = 3
+
+
+def transform_export(raw_files: Mapping[str, Path], target: Path, ts: str) -> dict[str, Any]:
+    """Transform the raw tables in `raw_files` (table → file) into the empty folder `target`.
+
+    Returns the summary that was written.
+    """
+    started = time.perf_counter()
+    tables = {table: read_raw_table(raw_files[table], table) for table in TRANSFORM_COLUMNS}
+    result = build_campaign_documents(tables, ts)
+    payload = documents_to_json(result.documents)
+    (target / CAMPAIGNS_FILE).write_bytes(payload)
+    counts = summary_counts(result)
+    summary = {
+        "transformedAt": iso_utc(datetime.now(UTC)),
+        "exportTimestamp": ts,
+        "source": "PostgreSQL export",
+        "totalCampaigns": counts["totalCampaigns"],
+        "totalStrategies": counts["totalStrategies"],
+        "totalLineItems": counts["totalLineItems"],
+        "totalUsers": counts["totalUsers"],
+        "outputFile": CAMPAIGNS_FILE,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "size": len(payload),
+        "orphans": counts["orphans"],
+        "unresolvedUsers": counts["unresolvedUsers"],
+        "durationSeconds": round(time.perf_counter() - started, 3),
+    }
+    (target / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    return summary
+
+
+def preview_documents(campaigns_file: Path, count: int = PREVIEW_DOCUMENTS) -> list[dict[str, Any]]:
+    """The first documents of campaigns.json (one per line), for a small preview."""
+    documents = []
+    with campaigns_file.open(encoding="utf-8") as handle:
+        next(handle, None)
+        for line in handle:
+            line = line.rstrip().rstrip(",")
+            if not line.startswith("{") or len(documents) == count:
+                break
+            documents.append(json.loads(line))
+    return documents
