@@ -91,12 +91,32 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
                 dagster_instance.delete_dynamic_partition(EXPORT_PARTITIONS_NAME, ts)
             raise CommandError(f"export {ts} failed: {outcome.error} (run {outcome.run_id})")
     summary = json.loads(layout.summary_path("raw", ts).read_text())
+    transformed = json.loads(layout.summary_path("transformed", ts).read_text())
     _say("")
     _say(f"export {ts} complete: {summary['totalRecords']} rows in {len(summary['tables'])} tables, "
-         f"{_human_bytes(summary['totalBytes'])}")
-    _say(f"  raw:  {layout.stage_dir('raw', ts)}")
-    _say(f"  log:  {layout.log_path(ts)}")
-    _say(f"  run:  {outcome.run_id} (open the UI with: make ui)")
+         f"{_human_bytes(summary['totalBytes'])}; {transformed['totalCampaigns']} campaign documents")
+    _say(f"  raw:          {layout.stage_dir('raw', ts)}")
+    _say(f"  transformed:  {layout.stage_dir('transformed', ts)}")
+    _say(f"  log:          {layout.log_path(ts)}")
+    _say(f"  run:          {outcome.run_id} (open the UI with: make ui)")
+    return 0
+
+
+def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.definitions import TRANSFORM_JOB
+    from bravo_pipeline.runner import instance, run_job
+
+    ts = validate_timestamp(args.timestamp)
+    layout = ExportsLayout(settings.exports_dir)
+    layout.require_complete("raw", ts)
+    _say(f"transform {ts} from {layout.stage_dir('raw', ts)}")
+    with instance() as dagster_instance:
+        outcome = run_job(dagster_instance, TRANSFORM_JOB, ts, log_file=layout.log_path(ts), emit=_progress)
+    if not outcome.success:
+        raise CommandError(f"transform {ts} failed: {outcome.error} (run {outcome.run_id})")
+    summary = json.loads(layout.summary_path("transformed", ts).read_text())
+    _say(f"transformed {ts}: {summary['totalCampaigns']} campaigns, {summary['totalStrategies']} "
+         f"strategies, {summary['totalLineItems']} line items -> {layout.stage_dir('transformed', ts)}")
     return 0
 
 
@@ -180,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--timestamp", help="export timestamp YYYYMMDD-HHMMSS (default: now, UTC)")
     export.add_argument("--source", choices=["demo", "live"], default=None,
                         help="demo: the embedded server; live: BRAVO_SOURCE_URI (default: by configuration)")
+
+    transform = add("transform", cmd_transform,
+                    "re-materialize the transform of an existing export from its raw files")
+    transform.add_argument("timestamp", metavar="TS", help="the export timestamp YYYYMMDD-HHMMSS")
 
     demo = add("demo-db", cmd_demo_db, "(re)create the demo source database media_tool")
     demo.add_argument("--scale", type=_scale, default=0.1, help="row counts × F (default 0.1)")
