@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -61,8 +62,19 @@ def _ensure_demo_database(settings: Settings, scale: float | None = None) -> Non
 # -- commands -------------------------------------------------------------------
 
 
+def _version_config(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    return {"mongodb__version": {"purpose": args.purpose, "notes": args.notes}}
+
+
+def _mongodb_line(settings: Settings, ts: str) -> str:
+    from bravo_pipeline.mongo.registry import version_database
+
+    target = redact_uri(settings.mongodb_uri) if settings.mongodb_uri else "the embedded store"
+    return f"{version_database(ts)} on {target}"
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.definitions import EXPORT_JOB
+    from bravo_pipeline.definitions import EXPORT_JOB, stages_without_mongodb
     from bravo_pipeline.runner import instance, run_job
 
     ts = validate_timestamp(args.timestamp) if args.timestamp is not None else new_timestamp()
@@ -81,6 +93,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             dagster_instance,
             EXPORT_JOB,
             ts,
+            asset_selection=stages_without_mongodb() if args.no_mongo else None,
+            op_config=None if args.no_mongo else _version_config(args),
             log_file=layout.log_path(ts),
             emit=_progress,
         )
@@ -97,12 +111,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
          f"{_human_bytes(summary['totalBytes'])}; {transformed['totalCampaigns']} campaign documents")
     _say(f"  raw:          {layout.stage_dir('raw', ts)}")
     _say(f"  transformed:  {layout.stage_dir('transformed', ts)}")
+    if not args.no_mongo:
+        _say(f"  mongodb:      {_mongodb_line(settings, ts)} (make it current: bravo-pipeline promote {ts})")
     _say(f"  log:          {layout.log_path(ts)}")
     _say(f"  run:          {outcome.run_id} (open the UI with: make ui)")
     return 0
 
 
 def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
     from bravo_pipeline.definitions import TRANSFORM_JOB
     from bravo_pipeline.runner import instance, run_job
 
@@ -111,12 +128,43 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
     layout.require_complete("raw", ts)
     _say(f"transform {ts} from {layout.stage_dir('raw', ts)}")
     with instance() as dagster_instance:
-        outcome = run_job(dagster_instance, TRANSFORM_JOB, ts, log_file=layout.log_path(ts), emit=_progress)
+        outcome = run_job(
+            dagster_instance,
+            TRANSFORM_JOB,
+            ts,
+            asset_selection=None if args.load else [CAMPAIGNS_KEY],
+            op_config=_version_config(args) if args.load else None,
+            log_file=layout.log_path(ts),
+            emit=_progress,
+        )
     if not outcome.success:
         raise CommandError(f"transform {ts} failed: {outcome.error} (run {outcome.run_id})")
     summary = json.loads(layout.summary_path("transformed", ts).read_text())
     _say(f"transformed {ts}: {summary['totalCampaigns']} campaigns, {summary['totalStrategies']} "
          f"strategies, {summary['totalLineItems']} line items -> {layout.stage_dir('transformed', ts)}")
+    if args.load:
+        _say(f"loaded into {_mongodb_line(settings, ts)}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.definitions import PROMOTE_JOB
+    from bravo_pipeline.runner import instance, run_job
+
+    ts = validate_timestamp(args.timestamp)
+    _say(f"promote mediatool_{ts} to {settings.mongodb_database}")
+    with instance() as dagster_instance:
+        outcome = run_job(
+            dagster_instance,
+            PROMOTE_JOB,
+            None,
+            op_config={"mongodb__current": {"version": ts, "purpose": args.purpose, "notes": args.notes}},
+            log_file=ExportsLayout(settings.exports_dir).log_path(ts),
+            emit=_progress,
+        )
+    if not outcome.success:
+        raise CommandError(f"promote {ts} failed: {outcome.error}")
+    _say(f"{settings.mongodb_database} now holds the campaigns of mediatool_{ts}")
     return 0
 
 
@@ -134,17 +182,24 @@ def cmd_demo_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.mongo.registry import Registry, version_database
+
     layout = ExportsLayout(settings.exports_dir)
     stamps = layout.timestamps("raw")
     if not stamps:
         _say(f"no exports under {settings.exports_dir}")
         return 0
-    _say(f"{'timestamp':<16} {'tables':>6} {'rows':>10} {'size':>10}  transformed")
+    registry = Registry(settings.exports_dir)
+    loaded, current = registry.loaded_versions(), registry.current_version()
+    _say(f"{'timestamp':<16} {'tables':>6} {'rows':>10} {'size':>10}  {'transformed':<11}  mongodb")
     for ts in reversed(stamps):
         summary = json.loads(layout.summary_path("raw", ts).read_text())
         transformed = "yes" if layout.is_complete("transformed", ts) else "no"
+        mongodb = version_database(ts) if ts in loaded else "-"
+        if ts == current:
+            mongodb += f" (current: {settings.mongodb_database})"
         _say(f"{ts:<16} {len(summary['tables']):>6} {summary['totalRecords']:>10} "
-             f"{_human_bytes(summary['totalBytes']):>10}  {transformed}")
+             f"{_human_bytes(summary['totalBytes']):>10}  {transformed:<11}  {mongodb}")
     return 0
 
 
@@ -184,6 +239,11 @@ def _scale(text: str) -> float:
     return value
 
 
+def _add_purpose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--purpose", default="", help="why this version exists (registry entry)")
+    parser.add_argument("--notes", default="", help="free notes for the registry entry")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bravo-pipeline",
@@ -200,10 +260,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--timestamp", help="export timestamp YYYYMMDD-HHMMSS (default: now, UTC)")
     export.add_argument("--source", choices=["demo", "live"], default=None,
                         help="demo: the embedded server; live: BRAVO_SOURCE_URI (default: by configuration)")
+    export.add_argument("--no-mongo", action="store_true", help="stop after the transform")
+    _add_purpose(export)
 
     transform = add("transform", cmd_transform,
                     "re-materialize the transform of an existing export from its raw files")
     transform.add_argument("timestamp", metavar="TS", help="the export timestamp YYYYMMDD-HHMMSS")
+    transform.add_argument("--load", action="store_true", help="also reload its MongoDB version")
+    _add_purpose(transform)
+
+    promote = add("promote", cmd_promote,
+                  "make mediatool_<TS> the current database the app reads (BRAVO_MONGODB_DATABASE)")
+    promote.add_argument("timestamp", metavar="TS", help="a loaded export timestamp")
+    _add_purpose(promote)
 
     demo = add("demo-db", cmd_demo_db, "(re)create the demo source database media_tool")
     demo.add_argument("--scale", type=_scale, default=0.1, help="row counts × F (default 0.1)")
@@ -222,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=BetaWarning)
     try:
         return args.handler(args, Settings.from_env())
+    except BrokenPipeError:  # `bravo-pipeline list | head`: the reader left, that is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, EnvVar, define_asset_job
+from dagster import AssetKey, AssetSelection, Definitions, EnvVar, define_asset_job
 
+from bravo_pipeline.assets.mongodb import mongodb_current, mongodb_version
 from bravo_pipeline.assets.raw import raw_export
 from bravo_pipeline.assets.transformed import transformed_campaigns
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import PostgresSource
+from bravo_pipeline.resources import MongoResource, PostgresSource
 from bravo_pipeline.settings import Settings
 
 EXPORT_JOB = "export_job"
 TRANSFORM_JOB = "transform_job"
+PROMOTE_JOB = "promote_job"
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -23,28 +25,44 @@ def build_resources(settings: Settings) -> dict[str, object]:
             state_dir=str(settings.state_dir),
         ),
         "exports_io_manager": ExportsIOManager(exports_dir=str(settings.exports_dir)),
+        "mongodb": MongoResource(
+            uri=EnvVar("BRAVO_MONGODB_URI") if settings.mongodb_uri else None,
+            embedded_path=str(settings.state_dir / "mongodb"),
+            current_database=settings.mongodb_database,
+        ),
     }
 
 
 export_job = define_asset_job(
     EXPORT_JOB,
-    selection=AssetSelection.assets(raw_export, transformed_campaigns),
+    selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version),
     partitions_def=export_partitions,
     description="A full export of one timestamp: the raw snapshot and every stage after it.",
 )
 
 transform_job = define_asset_job(
     TRANSFORM_JOB,
-    selection=AssetSelection.assets(transformed_campaigns),
+    selection=AssetSelection.assets(transformed_campaigns, mongodb_version),
     partitions_def=export_partitions,
-    description="Re-run the transform of an existing export from its raw files.",
+    description="Re-run the transform (and optionally the MongoDB load) of an existing export.",
 )
+
+promote_job = define_asset_job(
+    PROMOTE_JOB,
+    selection=AssetSelection.assets(mongodb_current),
+    description="Make a loaded MongoDB version the current database the app reads.",
+)
+
+
+def stages_without_mongodb() -> list[AssetKey]:
+    """The export job's assets up to the transform (`export --no-mongo`)."""
+    return [*raw_export.keys, *transformed_campaigns.keys]
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
-        assets=[raw_export, transformed_campaigns],
-        jobs=[export_job, transform_job],
+        assets=[raw_export, transformed_campaigns, mongodb_version, mongodb_current],
+        jobs=[export_job, transform_job, promote_job],
         resources=build_resources(settings or Settings.from_env()),
     )
 

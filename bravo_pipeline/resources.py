@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from bravo_pipeline.settings import DEFAULT_DATABASE, DEFAULT_SCHEMA
+from bravo_pipeline.mongo.store import DocumentStore, connect_server, open_embedded
+from bravo_pipeline.settings import DEFAULT_DATABASE, DEFAULT_MONGODB_DATABASE, DEFAULT_SCHEMA
 from bravo_pipeline.source.connection import SourceError, connect, with_database
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
 
@@ -40,3 +43,19 @@ class PostgresSource(ConfigurableResource):
                 "run `bravo-pipeline demo-db`"
             )
         return uri
+
+
+class MongoResource(ConfigurableResource):
+    """Where MongoDB versions go: `uri` (a real server) or the embedded on-disk store."""
+
+    uri: str | None = None
+    embedded_path: str = ".bravo/mongodb"
+    current_database: str = DEFAULT_MONGODB_DATABASE
+
+    @contextmanager
+    def open(self) -> Iterator[DocumentStore]:
+        store = connect_server(self.uri) if self.uri else open_embedded(Path(self.embedded_path))
+        try:
+            yield store
+        finally:
+            store.close()

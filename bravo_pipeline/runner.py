@@ -10,12 +10,12 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance, ExecuteInProcessResult
+from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from bravo_pipeline.partitions import register_partition
 from bravo_pipeline.settings import Settings
@@ -95,24 +95,28 @@ def tail(path: Path, emit: Callable[[str], None], interval: float = 0.2) -> Iter
 def run_job(
     dagster_instance: DagsterInstance,
     job_name: str,
-    ts: str,
+    ts: str | None,
     *,
-    asset_selection: list | None = None,
-    tags: dict[str, str] | None = None,
+    asset_selection: Sequence[AssetKey] | None = None,
+    op_config: Mapping[str, Mapping[str, object]] | None = None,
     log_file: Path | None = None,
     emit: Callable[[str], None] = print,
 ) -> RunOutcome:
+    """Execute a job of the project's definitions for partition `ts` (None: unpartitioned)."""
     from bravo_pipeline.definitions import build_definitions
 
-    register_partition(dagster_instance, ts)
+    if ts is not None:
+        register_partition(dagster_instance, ts)
     job = build_definitions(Settings.from_env()).resolve_job_def(job_name)
+    run_config: dict[str, object] = dict(QUIET_CONSOLE)
+    if op_config:
+        run_config["ops"] = {op: {"config": dict(config)} for op, config in op_config.items()}
     with tail(log_file, emit) if log_file else _nothing():
         result = job.execute_in_process(
-            run_config=QUIET_CONSOLE,
+            run_config=run_config,
             instance=dagster_instance,
             partition_key=ts,
             raise_on_error=False,
-            tags=tags,
             asset_selection=asset_selection,
         )
     return RunOutcome(result.run_id, result.success, first_failure(result))

@@ -1,0 +1,133 @@
+"""MongoDB versions: each export in its own database, and the current database the app reads."""
+
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    ResourceParam,
+    asset,
+)
+
+from bravo_pipeline.assets.raw import SUMMARY_KEY
+from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
+from bravo_pipeline.io_managers import ExportsIOManager, StageFile
+from bravo_pipeline.mongo.registry import Registry, registry_entry
+from bravo_pipeline.mongo.store import StoreError
+from bravo_pipeline.mongo.versions import load_version, promote_version
+from bravo_pipeline.partitions import export_partitions
+from bravo_pipeline.resources import MongoResource
+from bravo_pipeline.timestamps import validate_timestamp
+
+VERSION_KEY = AssetKey(["mongodb", "version"])
+CURRENT_KEY = AssetKey(["mongodb", "current"])
+CODE_VERSION = "mongodb-1"
+
+
+class VersionConfig(Config):
+    purpose: str = ""
+    notes: str = ""
+
+
+class PromoteConfig(Config):
+    version: str = ""  # an export timestamp; empty: the newest loaded version
+    purpose: str = ""
+    notes: str = ""
+
+
+def _source_database(raw_summary: StageFile) -> str | None:
+    import json
+
+    return json.loads(raw_summary.path.read_text(encoding="utf-8")).get("database")
+
+
+@asset(
+    key=VERSION_KEY,
+    ins={"campaigns": AssetIn(key=CAMPAIGNS_KEY), "raw_summary": AssetIn(key=SUMMARY_KEY)},
+    partitions_def=export_partitions,
+    group_name="mongodb",
+    kinds={"mongodb"},
+    code_version=CODE_VERSION,
+    description=(
+        "Database mediatool_<ts>, collection campaigns: the transformed documents with Decimal128 "
+        "decimals and BSON dates, indexed. Loaded into a staging collection and swapped in, so "
+        "readers never see a half-loaded version; re-materializing replaces, never duplicates."
+    ),
+)
+def mongodb_version(
+    context: AssetExecutionContext,
+    config: VersionConfig,
+    mongodb: MongoResource,
+    exports_io_manager: ResourceParam[ExportsIOManager],
+    campaigns: StageFile,
+    raw_summary: StageFile,
+) -> MaterializeResult:
+    ts = validate_timestamp(context.partition_key)
+    with mongodb.open() as store:
+        result = load_version(store, campaigns.path.parent, ts)
+    Registry(exports_io_manager.layout.root).append(
+        registry_entry(
+            ts, "loaded", database=result.database, collections=result.collections,
+            source_postgres_db=_source_database(raw_summary), purpose=config.purpose, notes=config.notes,
+        )
+    )
+    context.log.info(f"loaded {result.collections['campaigns']} campaigns into {result.database} "
+                     f"on {result.server} in {result.seconds:.2f}s")
+    return MaterializeResult(
+        metadata={
+            "database": result.database,
+            "collections": MetadataValue.json(result.collections),
+            "dagster/row_count": result.collections["campaigns"],
+            "indexes": MetadataValue.json(result.indexes),
+            "duration_seconds": round(result.seconds, 3),
+            "server": result.server,
+        }
+    )
+
+
+@asset(
+    key=CURRENT_KEY,
+    deps=[VERSION_KEY],
+    group_name="mongodb",
+    kinds={"mongodb"},
+    code_version=CODE_VERSION,
+    description=(
+        "The current database the app reads (BRAVO_MONGODB_DATABASE, default mediatool_v2): holds "
+        "exactly the campaigns of the promoted version, swapped in atomically. Materialize with "
+        "config `version: <ts>` (default: the newest loaded version) or run `bravo-pipeline promote TS`."
+    ),
+)
+def mongodb_current(
+    context: AssetExecutionContext,
+    config: PromoteConfig,
+    mongodb: MongoResource,
+    exports_io_manager: ResourceParam[ExportsIOManager],
+) -> MaterializeResult:
+    registry = Registry(exports_io_manager.layout.root)
+    ts = config.version or max(registry.loaded_versions(), default="")
+    if not ts:
+        raise StoreError("no MongoDB version has been loaded yet: run an export first")
+    ts = validate_timestamp(ts)
+    with mongodb.open() as store:
+        result = promote_version(store, ts, mongodb.current_database)
+    registry.append(
+        registry_entry(
+            ts, "promoted", database=result.database, collections=result.collections,
+            source_postgres_db=None, purpose=config.purpose, notes=config.notes,
+        )
+    )
+    count = result.collections["campaigns"]
+    context.log.info(f"promoted mediatool_{ts} to {result.database} ({count} campaigns)")
+    return MaterializeResult(
+        metadata={
+            "version": ts,
+            "promoted_from": f"mediatool_{ts}",
+            "database": result.database,
+            "collections": MetadataValue.json(result.collections),
+            "dagster/row_count": result.collections["campaigns"],
+            "duration_seconds": round(result.seconds, 3),
+            "server": result.server,
+        }
+    )

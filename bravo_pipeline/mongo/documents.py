@@ -1,0 +1,78 @@
+"""Campaign documents from campaigns.json, with BSON types for MongoDB.
+
+Decimal strings become Decimal128 and ISO timestamps BSON dates, by field path
+(never by guessing from a string's shape: a campaign could be named like a date).
+BSON dates hold milliseconds: microseconds of the source are truncated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from bson.decimal128 import Decimal128
+
+CAMPAIGN_DECIMALS = {"price": ("targetAmount", "proposedBudget", "expectedRevenue"),
+                     "metrics": ("lineItemPriceTotal",)}
+CAMPAIGN_DATES = {"dates": ("start", "end", "createdAt", "updatedAt", "modifiedTime")}
+STRATEGY_DATES = ("createdAt", "updatedAt")
+LINE_ITEM_DECIMALS = ("price", "unitPrice", "targetMargin")
+LINE_ITEM_DATES = ("startDate", "endDate", "createdAt", "updatedAt")
+
+
+class DocumentFileError(ValueError):
+    pass
+
+
+def _decimal(value: Any) -> Any:
+    return value if value is None else Decimal128(Decimal(value))
+
+
+def _date(value: Any) -> Any:
+    return value if value is None else datetime.fromisoformat(value)
+
+
+def _convert(target: dict[str, Any] | None, fields: Iterable[str], convert: Any) -> None:
+    if target is None:
+        return
+    for field in fields:
+        if field in target:
+            target[field] = convert(target[field])
+
+
+def to_bson(document: dict[str, Any]) -> dict[str, Any]:
+    """Convert the decimal and timestamp fields of one campaign document in place."""
+    for parent, fields in CAMPAIGN_DECIMALS.items():
+        _convert(document.get(parent), fields, _decimal)
+    for parent, fields in CAMPAIGN_DATES.items():
+        _convert(document.get(parent), fields, _date)
+    for strategy in document.get("strategies") or ():
+        _convert(strategy, STRATEGY_DATES, _date)
+        for line_item in strategy.get("lineItems") or ():
+            _convert(line_item, LINE_ITEM_DECIMALS, _decimal)
+            _convert(line_item, LINE_ITEM_DATES, _date)
+    return document
+
+
+def read_documents(path: Path) -> Iterator[dict[str, Any]]:
+    """The documents of a one-document-per-line JSON array, one at a time."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.strip().removesuffix(",")
+            if text in ("[", "]", "[]", ""):
+                continue
+            try:
+                yield json.loads(text)
+            except json.JSONDecodeError as error:
+                raise DocumentFileError(f"{path}: line {number}: {error.msg}") from None
+
+
+def batched(documents: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(documents)
+    while batch := list(islice(iterator, size)):
+        yield batch

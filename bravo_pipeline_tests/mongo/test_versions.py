@@ -1,0 +1,96 @@
+"""Loading and promoting MongoDB versions on both backends."""
+
+import json
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from bson.decimal128 import Decimal128
+
+from bravo_pipeline.mongo.store import MongoStore, StoreError, connect_server
+from bravo_pipeline.mongo.versions import load_version, promote_version
+
+from .conftest import campaign, write_transformed
+
+TS1, TS2 = "20250622-072114", "20250623-072114"
+
+
+def test_decimals_and_dates_are_exact_bson(store: MongoStore, make_export) -> None:
+    folder = make_export(TS1, 3, amount="1234567.89")
+    result = load_version(store, folder, TS1)
+    assert result.database == "mediatool_20250622-072114" and result.collections == {"campaigns": 3}
+    assert result.indexes == ["_id_", "accountId_1", "campaignNumber_1", "dates.start_1", "stage_1",
+                              "team.accountManager.zohoUserId_1"]
+    [document] = [b for batch in store.iter_batches(result.database, "campaigns", 10) for b in batch][:1]
+    assert document["price"]["targetAmount"] == Decimal128("1234567.89")
+    assert document["price"]["expectedRevenue"] == Decimal128("-0.01")
+    assert document["price"]["proposedBudget"] is None
+    line_item = document["strategies"][0]["lineItems"][0]
+    assert line_item["price"] == Decimal128("0.123456")
+    assert line_item["targetMargin"] == Decimal128("0.350000")
+    assert str(line_item["targetMargin"]) == "0.350000"  # scale kept
+    # BSON dates hold milliseconds: microseconds are truncated
+    assert document["dates"]["start"] == datetime(2025, 3, 1, 5, 0, 0, 123000, tzinfo=UTC)
+    assert document["name"] == "Campaign 0 – Café"
+    assert store.decimal_sum(result.database, "campaigns", "price.targetAmount") == Decimal("3703703.67")
+
+
+def test_reloading_replaces_never_duplicates(store: MongoStore, make_export, tmp_path: Path) -> None:
+    folder = make_export(TS1, 5)
+    load_version(store, folder, TS1)
+    load_version(store, folder, TS1)
+    assert store.count("mediatool_20250622-072114", "campaigns") == 5
+    smaller = write_transformed(tmp_path / "other", TS1, [campaign(TS1, n) for n in range(2)])
+    load_version(store, smaller, TS1)
+    assert store.count("mediatool_20250622-072114", "campaigns") == 2
+
+
+def test_a_rejected_document_is_named_and_the_previous_version_stays(
+    store: MongoStore, make_export, tmp_path: Path
+) -> None:
+    load_version(store, make_export(TS1, 4), TS1)
+    documents = [campaign(TS1, n) for n in range(6)]
+    documents[5]["_id"] = documents[2]["_id"]  # the server refuses a duplicate _id
+    bad = write_transformed(tmp_path / "bad", TS1, documents)
+    with pytest.raises(StoreError, match=f"document {documents[2]['_id']} rejected by MongoDB"):
+        load_version(store, bad, TS1)
+    assert store.count("mediatool_20250622-072114", "campaigns") == 4
+
+
+def test_count_is_verified_against_the_summary(store: MongoStore, make_export) -> None:
+    folder = make_export(TS1, 3)
+    (folder / "transformation-summary.json").write_text(json.dumps({"totalCampaigns": 4}))
+    with pytest.raises(StoreError, match="loaded 3 documents, expected 4"):
+        load_version(store, folder, TS1)
+    assert "mediatool_20250622-072114" not in store.database_names() or store.count(
+        "mediatool_20250622-072114", "campaigns") == 0
+
+
+def test_missing_transformed_export_is_named(store: MongoStore, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=f"transformed export {TS1} is incomplete or missing"):
+        load_version(store, tmp_path / "transformed" / TS1, TS1)
+
+
+def test_promote_copies_exactly_and_refuses_unknown_versions(store: MongoStore, make_export) -> None:
+    load_version(store, make_export(TS1, 3), TS1)
+    load_version(store, make_export(TS2, 5), TS2)
+    promote_version(store, TS2, "mediatool_v2")
+    assert store.count("mediatool_v2", "campaigns") == 5
+    promote_version(store, TS1, "mediatool_v2")
+    batches = list(store.iter_batches("mediatool_v2", "campaigns", 100))
+    assert {d["exportTimestamp"] for d in batches[0]} == {TS1} and len(batches[0]) == 3
+    assert "campaignNumber_1" in store.index_names("mediatool_v2", "campaigns")
+
+    with pytest.raises(StoreError, match="mediatool_20200101-000000 does not exist"):
+        promote_version(store, "20200101-000000", "mediatool_v2")
+    assert store.count("mediatool_v2", "campaigns") == 3
+
+
+def test_unreachable_server_fails_fast_naming_host_and_port() -> None:
+    started = time.monotonic()
+    with pytest.raises(StoreError) as raised:
+        connect_server("mongodb://app:secret@127.0.0.1:9/admin")
+    assert str(raised.value) == "cannot reach MongoDB at 127.0.0.1:9"
+    assert time.monotonic() - started < 10
