@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from dagster import BetaWarning
 
@@ -73,28 +74,49 @@ def _mongodb_line(settings: Settings, ts: str) -> str:
     return f"{version_database(ts)} on {target}"
 
 
+def _export_plan(args: argparse.Namespace, settings: Settings) -> tuple[str, str, dict]:
+    """The source kind, a description of it, and the op config of the run."""
+    kind = args.source or ("dump" if args.dump else ("live" if settings.source_uri else "demo"))
+    if args.dump and kind != "dump":
+        raise CommandError("--dump goes with --source dump")
+    if kind == "live" and not settings.source_uri:
+        raise CommandError("--source live needs BRAVO_SOURCE_URI (the server to export from)")
+    config: dict[str, dict[str, object]] = {"raw_export": {"source": kind}}
+    if kind == "dump":
+        if not args.dump and not settings.source_uri:
+            raise CommandError("--source dump needs --dump FILE, or BRAVO_SOURCE_URI to run pg_dump on")
+        dump = str(Path(args.dump).resolve()) if args.dump else ""
+        if dump and not Path(dump).exists():
+            raise CommandError(f"dump {args.dump} does not exist")
+        config["source__media_tool_db"] = {"dump": dump, "keep_dump": args.keep_dump}
+        pg_dump = f"pg_dump of {redact_uri(settings.source_uri or '')}"
+        described = f"dump {args.dump}" if args.dump else pg_dump
+    elif kind == "live":
+        described = redact_uri(settings.source_uri or "")
+    else:
+        _ensure_demo_database(settings)
+        described = "embedded demo server"
+    return kind, described, config
+
+
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.definitions import EXPORT_JOB, stages_without_mongodb
+    from bravo_pipeline.definitions import DUMP_EXPORT_JOB, EXPORT_JOB, export_selection
     from bravo_pipeline.runner import instance, run_job
 
     ts = validate_timestamp(args.timestamp) if args.timestamp is not None else new_timestamp()
     layout = ExportsLayout(settings.exports_dir)
     layout.check_absent("raw", ts)
-    if args.source == "live" and not settings.source_uri:
-        raise CommandError("--source live needs BRAVO_SOURCE_URI (the server to export from)")
-    if args.source == "demo" and settings.source_uri:
-        raise CommandError("--source demo reads the embedded server: unset BRAVO_SOURCE_URI")
-    if not settings.source_uri:
-        _ensure_demo_database(settings)
-    source = redact_uri(settings.source_uri) if settings.source_uri else "embedded demo server"
-    _say(f"export {ts} from {source}")
+    kind, described, op_config = _export_plan(args, settings)
+    if not args.no_mongo:
+        op_config.update(_version_config(args))
+    _say(f"export {ts} from {described}")
     with instance() as dagster_instance:
         outcome = run_job(
             dagster_instance,
-            EXPORT_JOB,
+            DUMP_EXPORT_JOB if kind == "dump" else EXPORT_JOB,
             ts,
-            asset_selection=stages_without_mongodb() if args.no_mongo else None,
-            op_config=None if args.no_mongo else _version_config(args),
+            asset_selection=export_selection(dump=kind == "dump", mongodb=not args.no_mongo),
+            op_config=op_config,
             log_file=layout.log_path(ts),
             emit=_progress,
         )
@@ -258,8 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = add("export", cmd_export, "take a new export (new UTC partition) end to end")
     export.add_argument("--timestamp", help="export timestamp YYYYMMDD-HHMMSS (default: now, UTC)")
-    export.add_argument("--source", choices=["demo", "live"], default=None,
-                        help="demo: the embedded server; live: BRAVO_SOURCE_URI (default: by configuration)")
+    export.add_argument("--source", choices=["demo", "live", "dump"], default=None,
+                        help="demo: the embedded server; live: BRAVO_SOURCE_URI; dump: a dump restored "
+                             "into media_tool_<ts> (default: live when BRAVO_SOURCE_URI is set, else demo)")
+    export.add_argument("--dump", metavar="FILE", help="the dump to restore (plain SQL, -Fc or -Fd, "
+                        "optionally gzip); without it, --source dump runs pg_dump on BRAVO_SOURCE_URI")
+    export.add_argument("--keep-dump", action="store_true",
+                        help="keep exports/temp/prod_dump_<ts>.* after the restore")
     export.add_argument("--no-mongo", action="store_true", help="stop after the transform")
     _add_purpose(export)
 

@@ -6,6 +6,7 @@ from dagster import AssetKey, AssetSelection, Definitions, EnvVar, define_asset_
 
 from bravo_pipeline.assets.mongodb import mongodb_current, mongodb_version
 from bravo_pipeline.assets.raw import raw_export
+from bravo_pipeline.assets.source import source_database
 from bravo_pipeline.assets.transformed import transformed_campaigns
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
@@ -13,6 +14,7 @@ from bravo_pipeline.resources import MongoResource, PostgresSource
 from bravo_pipeline.settings import Settings
 
 EXPORT_JOB = "export_job"
+DUMP_EXPORT_JOB = "dump_export_job"
 TRANSFORM_JOB = "transform_job"
 PROMOTE_JOB = "promote_job"
 
@@ -21,8 +23,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "source": PostgresSource(
             uri=EnvVar("BRAVO_SOURCE_URI") if settings.source_uri else None,
+            restore_uri=EnvVar("BRAVO_POSTGRES_URI") if settings.postgres_uri else None,
             schema_name=settings.source_schema,
             state_dir=str(settings.state_dir),
+            export_workers=settings.export_workers,
         ),
         "exports_io_manager": ExportsIOManager(exports_dir=str(settings.exports_dir)),
         "mongodb": MongoResource(
@@ -40,6 +44,14 @@ export_job = define_asset_job(
     description="A full export of one timestamp: the raw snapshot and every stage after it.",
 )
 
+dump_export_job = define_asset_job(
+    DUMP_EXPORT_JOB,
+    selection=AssetSelection.assets(source_database, raw_export, transformed_campaigns, mongodb_version),
+    partitions_def=export_partitions,
+    config={"ops": {"raw_export": {"config": {"source": "dump"}}}},
+    description="A full export from a production dump restored into media_tool_<ts> (config: dump file).",
+)
+
 transform_job = define_asset_job(
     TRANSFORM_JOB,
     selection=AssetSelection.assets(transformed_campaigns, mongodb_version),
@@ -54,15 +66,20 @@ promote_job = define_asset_job(
 )
 
 
-def stages_without_mongodb() -> list[AssetKey]:
-    """The export job's assets up to the transform (`export --no-mongo`)."""
-    return [*raw_export.keys, *transformed_campaigns.keys]
+def export_selection(*, dump: bool, mongodb: bool) -> list[AssetKey]:
+    """The assets of one export run: [restored dump →] raw → transformed [→ MongoDB version]."""
+    keys = [*raw_export.keys, *transformed_campaigns.keys]
+    if dump:
+        keys = [*source_database.keys, *keys]
+    if mongodb:
+        keys = [*keys, *mongodb_version.keys]
+    return keys
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
-        assets=[raw_export, transformed_campaigns, mongodb_version, mongodb_current],
-        jobs=[export_job, transform_job, promote_job],
+        assets=[source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current],
+        jobs=[export_job, dump_export_job, transform_job, promote_job],
         resources=build_resources(settings or Settings.from_env()),
     )
 

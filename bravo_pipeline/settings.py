@@ -65,7 +65,7 @@ class Settings:
             s3_bucket=_env("BRAVO_S3_BUCKET"),
             s3_prefix=(_env("BRAVO_S3_PREFIX") or DEFAULT_S3_PREFIX).strip("/"),
             s3_endpoint_url=_env("BRAVO_S3_ENDPOINT_URL"),
-            export_workers=int(_env("BRAVO_EXPORT_WORKERS") or "1"),
+            export_workers=int(_env("BRAVO_EXPORT_WORKERS") or "2"),
         )
 
 

