@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dagster import BetaWarning
+from dagster import BetaWarning, PreviewWarning
 
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.settings import DEFAULT_DATABASE, Settings, redact_uri
@@ -61,6 +61,13 @@ def _ensure_demo_database(settings: Settings, scale: float | None = None) -> Non
 
 
 # -- commands -------------------------------------------------------------------
+
+
+def _print_checks(checks: list) -> None:
+    if checks:
+        _say("checks:")
+        for check in checks:
+            _say(f"  {check}")
 
 
 def _version_config(args: argparse.Namespace) -> dict[str, dict[str, object]]:
@@ -120,12 +127,13 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             log_file=layout.log_path(ts),
             emit=_progress,
         )
+        _print_checks(outcome.checks)
         if not outcome.success:
             if not layout.is_complete("raw", ts):
                 from bravo_pipeline.partitions import EXPORT_PARTITIONS_NAME
 
                 dagster_instance.delete_dynamic_partition(EXPORT_PARTITIONS_NAME, ts)
-            raise CommandError(f"export {ts} failed: {outcome.error} (run {outcome.run_id})")
+            raise CommandError(f"export {ts} failed: {outcome.reason} (run {outcome.run_id})")
     summary = json.loads(layout.summary_path("raw", ts).read_text())
     transformed = json.loads(layout.summary_path("transformed", ts).read_text())
     _say("")
@@ -159,8 +167,9 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
             log_file=layout.log_path(ts),
             emit=_progress,
         )
+    _print_checks(outcome.checks)
     if not outcome.success:
-        raise CommandError(f"transform {ts} failed: {outcome.error} (run {outcome.run_id})")
+        raise CommandError(f"transform {ts} failed: {outcome.reason} (run {outcome.run_id})")
     summary = json.loads(layout.summary_path("transformed", ts).read_text())
     _say(f"transformed {ts}: {summary['totalCampaigns']} campaigns, {summary['totalStrategies']} "
          f"strategies, {summary['totalLineItems']} line items -> {layout.stage_dir('transformed', ts)}")
@@ -185,7 +194,7 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
             emit=_progress,
         )
     if not outcome.success:
-        raise CommandError(f"promote {ts} failed: {outcome.error}")
+        raise CommandError(f"promote {ts} failed: {outcome.reason}")
     _say(f"{settings.mongodb_database} now holds the campaigns of mediatool_{ts}")
     return 0
 
@@ -316,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", category=BetaWarning)
+    warnings.filterwarnings("ignore", category=PreviewWarning)
     try:
         return args.handler(args, Settings.from_env())
     except BrokenPipeError:  # `bravo-pipeline list | head`: the reader left, that is fine

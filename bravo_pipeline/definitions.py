@@ -8,6 +8,7 @@ from bravo_pipeline.assets.mongodb import mongodb_current, mongodb_version
 from bravo_pipeline.assets.raw import raw_export
 from bravo_pipeline.assets.source import source_database
 from bravo_pipeline.assets.transformed import transformed_campaigns
+from bravo_pipeline.checks import ALL_CHECKS
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import MongoResource, PostgresSource
@@ -79,6 +80,7 @@ def export_selection(*, dump: bool, mongodb: bool) -> list[AssetKey]:
 def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=[source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current],
+        asset_checks=ALL_CHECKS,
         jobs=[export_job, dump_export_job, transform_job, promote_job],
         resources=build_resources(settings or Settings.from_env()),
     )

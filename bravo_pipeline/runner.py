@@ -42,10 +42,47 @@ def instance() -> Iterator[DagsterInstance]:
 
 
 @dataclass(frozen=True)
+class CheckLine:
+    asset: str
+    name: str
+    passed: bool
+    severity: str
+    description: str
+
+    def __str__(self) -> str:
+        if self.passed:
+            return f"{self.asset} {self.name}: passed"
+        mark = "warning" if self.severity == "WARN" else "FAILED"
+        return f"{self.asset} {self.name}: {mark} - {self.description}"
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     run_id: str
     success: bool
     error: str | None
+    checks: list[CheckLine]
+
+    @property
+    def reason(self) -> str:
+        """Why the run failed, naming the failed ERROR checks when there are any."""
+        failed = [f"{c.asset} {c.name}" for c in self.checks if not c.passed and c.severity == "ERROR"]
+        if failed:
+            return f"check failed: {', '.join(failed)}"
+        return self.error or "the run failed"
+
+
+def check_lines(result: ExecuteInProcessResult) -> list[CheckLine]:
+    return [
+        CheckLine(
+            evaluation.asset_key.to_user_string(),
+            evaluation.check_name,
+            evaluation.passed,
+            evaluation.severity.value,
+            evaluation.description or "",
+        )
+        for evaluation in result.get_asset_check_evaluations()
+    ]
 
 
 def first_failure(result: ExecuteInProcessResult) -> str | None:
@@ -119,7 +156,7 @@ def run_job(
             raise_on_error=False,
             asset_selection=asset_selection,
         )
-    return RunOutcome(result.run_id, result.success, first_failure(result))
+    return RunOutcome(result.run_id, result.success, first_failure(result), check_lines(result))
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, Inexact
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -186,14 +186,15 @@ class MongoStore:
         return sorted(self._client[database][collection].index_information())
 
     def decimal_sum(self, database: str, collection: str, path: str) -> Decimal:
-        """Exact sum of a Decimal128 field, added up client-side as Decimal."""
+        """Exact sum of a Decimal128 field, added up client-side as Decimal (never rounded)."""
         total = Decimal(0)
+        exact = Context(prec=1_000, traps=[Inexact])
         for document in self._client[database][collection].find({}, {path: 1}):
             value: Any = document
             for part in path.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
             if isinstance(value, Decimal128):
-                total += value.to_decimal()
+                total = exact.add(total, value.to_decimal())
         return total
 
     def database_names(self) -> list[str]:

@@ -1,0 +1,135 @@
+"""Asset checks, partitioned by the export timestamp: thin wrappers over bravo_pipeline.quality."""
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    ResourceParam,
+    asset_check,
+)
+
+from bravo_pipeline.assets.mongodb import VERSION_KEY
+from bravo_pipeline.assets.raw import SUMMARY_KEY
+from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
+from bravo_pipeline.io_managers import ExportsIOManager
+from bravo_pipeline.mongo.registry import version_database
+from bravo_pipeline.partitions import export_partitions
+from bravo_pipeline.quality import checks as quality
+from bravo_pipeline.resources import MongoResource
+
+
+def _result(outcome: quality.CheckOutcome) -> AssetCheckResult:
+    return AssetCheckResult(
+        passed=outcome.passed,
+        severity=AssetCheckSeverity.ERROR if outcome.severity == "ERROR" else AssetCheckSeverity.WARN,
+        description=outcome.description,
+        metadata=outcome.metadata,
+    )
+
+
+@asset_check(
+    asset=SUMMARY_KEY,
+    name="raw_completeness",
+    partitions_def=export_partitions,
+    blocking=True,
+    description=(
+        "Every table file's row count equals the count PostgreSQL reported inside the snapshot; "
+        "sizes and sha256 match export-summary.json; all 27 known tables are present. Blocking."
+    ),
+)
+def raw_completeness(
+    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+) -> AssetCheckResult:
+    raw_dir = exports_io_manager.layout.stage_dir("raw", context.partition_key)
+    return _result(quality.raw_completeness(raw_dir))
+
+
+@asset_check(
+    asset=SUMMARY_KEY,
+    name="referential_integrity",
+    partitions_def=export_partitions,
+    description=(
+        "Dangling references (strategies → campaigns, line items → strategies, campaign users → "
+        "users.zoho_user_id, traders → users.id, campaigns → accounts): WARN when few, ERROR above "
+        "the allowed fraction."
+    ),
+)
+def referential_integrity(
+    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+) -> AssetCheckResult:
+    raw_dir = exports_io_manager.layout.stage_dir("raw", context.partition_key)
+    return _result(quality.referential_integrity(raw_dir))
+
+
+@asset_check(
+    asset=SUMMARY_KEY,
+    name="schema_drift",
+    partitions_def=export_partitions,
+    description=(
+        "schema.json against the previous export's: added tables or columns WARN; removed columns "
+        "or type changes ERROR when the transform reads them, WARN otherwise."
+    ),
+)
+def schema_drift(
+    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+) -> AssetCheckResult:
+    layout = exports_io_manager.layout
+    ts = context.partition_key
+    previous = quality.previous_export(layout, ts)
+    before = quality.load_schema(layout.stage_dir("raw", previous)) if previous else None
+    current = quality.load_schema(layout.stage_dir("raw", ts))
+    outcome = quality.schema_drift(before, current, quality.used_columns_of_transform())
+    outcome.metadata["previous_export"] = previous or "none"
+    return _result(outcome)
+
+
+@asset_check(
+    asset=CAMPAIGNS_KEY,
+    name="transform_conservation",
+    partitions_def=export_partitions,
+    blocking=True,
+    description=(
+        "Embedded + orphans = raw rows for strategies and line items; one document per campaign "
+        "row; the exact decimal sum of raw budgets equals the sum of price.targetAmount. Blocking: "
+        "a failure stops the MongoDB load."
+    ),
+)
+def transform_conservation(
+    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+) -> AssetCheckResult:
+    layout = exports_io_manager.layout
+    ts = context.partition_key
+    return _result(
+        quality.transform_conservation(layout.stage_dir("raw", ts), layout.stage_dir("transformed", ts))
+    )
+
+
+@asset_check(
+    asset=VERSION_KEY,
+    name="mongodb_matches_transformed",
+    partitions_def=export_partitions,
+    description=(
+        "Document count and the exact decimal sum of price.targetAmount in mediatool_<ts> equal "
+        "those of transformed/<ts>/campaigns.json."
+    ),
+)
+def mongodb_matches_transformed(
+    context: AssetCheckExecutionContext,
+    mongodb: MongoResource,
+    exports_io_manager: ResourceParam[ExportsIOManager],
+) -> AssetCheckResult:
+    ts = context.partition_key
+    with mongodb.open() as store:
+        outcome = quality.mongodb_version(
+            store, version_database(ts), exports_io_manager.layout.stage_dir("transformed", ts)
+        )
+    return _result(outcome)
+
+
+ALL_CHECKS = [
+    raw_completeness,
+    referential_integrity,
+    schema_drift,
+    transform_conservation,
+    mongodb_matches_transformed,
+]

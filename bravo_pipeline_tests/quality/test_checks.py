@@ -1,0 +1,419 @@
+"""The quality checks on a real demo export, and on copies of it altered to fail."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson.decimal128 import Decimal128
+
+from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.mongo.store import MongoStore, open_embedded
+from bravo_pipeline.mongo.versions import load_version
+from bravo_pipeline.quality.checks import (
+    TRADER_REFERENCE,
+    CheckOutcome,
+    load_schema,
+    mongodb_version,
+    previous_export,
+    raw_completeness,
+    referential_integrity,
+    schema_drift,
+    transform_conservation,
+    used_columns_of_transform,
+)
+from bravo_pipeline.source.raw_export import export_raw
+from bravo_pipeline.transform.export import transform_export
+from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS
+
+TS = "20250622-072114"
+Row = dict[str, Any]
+
+
+# --- fixtures and file helpers ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory, demo_uri: str) -> Path:
+    """One real raw + transformed export of the demo database, never altered (tests copy it)."""
+    root = tmp_path_factory.mktemp("quality") / "exports"
+    layout = ExportsLayout(root)
+    staging = layout.begin_staging("raw", TS)
+    export_raw(demo_uri, "media_tool", staging, TS, source={"kind": "demo", "dump": None})
+    raw_dir = layout.publish(staging, "raw", TS, replace=False)
+    transformed_dir = root / "transformed" / TS
+    transformed_dir.mkdir(parents=True)
+    transform_export({t: raw_dir / f"{t}.json" for t in TRANSFORM_COLUMNS}, transformed_dir, TS)
+    return root
+
+
+@pytest.fixture
+def exports(pristine: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo export, free to alter."""
+    return Path(shutil.copytree(pristine, tmp_path / "exports"))
+
+
+@pytest.fixture
+def raw_dir(exports: Path) -> Path:
+    return exports / "raw" / TS
+
+
+@pytest.fixture
+def transformed_dir(exports: Path) -> Path:
+    return exports / "transformed" / TS
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[MongoStore]:
+    opened = open_embedded(tmp_path / "mongo")
+    yield opened
+    opened.close()
+
+
+def read_rows(path: Path) -> list[Row]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line.removesuffix(",")) for line in lines if line.startswith("{")]
+
+
+def write_rows(path: Path, rows: list[Row]) -> None:
+    """A raw (or campaigns.json) file in the export format: one compact row per line."""
+    lines = [json.dumps(row, ensure_ascii=False, separators=(",", ":")) for row in rows]
+    path.write_text("[\n" + ",\n".join(lines) + "\n]\n" if rows else "[]\n", encoding="utf-8")
+
+
+def rewrite_rows(path: Path, change: Callable[[Row], Row | None]) -> None:
+    """Apply `change` to every row; a row it returns None for is dropped."""
+    write_rows(path, [row for row in map(change, read_rows(path)) if row is not None])
+
+
+def ids_of(path: Path, key: str = "id") -> set[str]:
+    return {row[key] for row in read_rows(path)}
+
+
+def make_references_clean(raw_dir: Path) -> None:
+    """Drop orphans and null out the ids that match nothing, so that every reference resolves."""
+    campaigns = ids_of(raw_dir / "campaigns.json")
+    rewrite_rows(raw_dir / "strategies.json", lambda r: r if r["campaign_id"] in campaigns else None)
+    strategies = ids_of(raw_dir / "strategies.json")
+    users = read_rows(raw_dir / "users.json")
+    user_ids, zoho_ids = {u["id"] for u in users}, {u["zoho_user_id"] for u in users}
+    accounts = ids_of(raw_dir / "accounts.json")
+
+    def line_item(row: Row) -> Row | None:
+        traders = row["media_trader_user_ids"]
+        row["media_trader_user_ids"] = traders and [t for t in traders if t is None or t in user_ids]
+        return row if row["strategy_id"] in strategies else None
+
+    def campaign(row: Row) -> Row:
+        for column in ("owner_user_id", "lead_account_owner_user_id"):
+            if row[column] not in zoho_ids:
+                row[column] = None
+        if row["account_id"] not in accounts:
+            row["account_id"] = None
+        return row
+
+    rewrite_rows(raw_dir / "line_items.json", line_item)
+    rewrite_rows(raw_dir / "campaigns.json", campaign)
+
+
+def assert_outcome(outcome: CheckOutcome, passed: bool, severity: str) -> None:
+    assert (outcome.passed, outcome.severity) == (passed, severity), outcome.description
+    assert outcome.description.endswith(".")
+    json.dumps(outcome.metadata)  # small and serialisable
+
+
+# --- 1. raw completeness ------------------------------------------------------------------------
+
+
+def test_completeness_passes_on_a_real_export(raw_dir: Path) -> None:
+    outcome = raw_completeness(raw_dir)
+    assert_outcome(outcome, True, "ERROR")
+    assert outcome.metadata == {"tables_checked": 27, "mismatches": {}, "missing_tables": []}
+
+
+def test_completeness_fails_when_a_row_is_dropped(raw_dir: Path) -> None:
+    rows = read_rows(raw_dir / "campaigns.json")
+    write_rows(raw_dir / "campaigns.json", rows[:-1])
+    outcome = raw_completeness(raw_dir)
+    assert_outcome(outcome, False, "ERROR")
+    assert "campaigns" in outcome.description
+    mismatch: Any = outcome.metadata["mismatches"]
+    assert list(mismatch) == ["campaigns"]
+    assert mismatch["campaigns"]["expected"]["count"] == len(rows)
+    assert mismatch["campaigns"]["found"]["count"] == len(rows) - 1
+    assert set(mismatch["campaigns"]["found"]) == {"count", "size", "sha256"}
+
+
+def test_completeness_sees_a_changed_byte_and_a_missing_table(raw_dir: Path) -> None:
+    path = raw_dir / "channels.json"
+    path.write_bytes(path.read_bytes().replace(b'"name":"', b'"name":"X', 1))
+    (raw_dir / "teams.json").unlink()
+    outcome = raw_completeness(raw_dir)
+    assert_outcome(outcome, False, "ERROR")
+    mismatch: Any = outcome.metadata["mismatches"]
+    assert set(mismatch["channels"]["found"]) == {"size", "sha256"}  # same row count
+    assert outcome.metadata["missing_tables"] == ["teams"]
+    assert "teams" in outcome.description and "channels" in outcome.description
+
+
+def test_completeness_requires_every_known_table_in_the_summary(raw_dir: Path) -> None:
+    summary_path = raw_dir / "export-summary.json"
+    summary = json.loads(summary_path.read_text())
+    del summary["tables"]["platform_buy_daily_videos"]
+    summary_path.write_text(json.dumps(summary))
+    outcome = raw_completeness(raw_dir)
+    assert_outcome(outcome, False, "ERROR")
+    assert outcome.metadata["missing_tables"] == ["platform_buy_daily_videos"]
+
+
+def test_completeness_without_a_summary_fails(raw_dir: Path) -> None:
+    (raw_dir / "export-summary.json").unlink()
+    assert_outcome(raw_completeness(raw_dir), False, "ERROR")
+
+
+# --- 2. referential integrity -------------------------------------------------------------------
+
+
+def test_the_demo_has_a_few_dangling_references_by_design(raw_dir: Path) -> None:
+    outcome = referential_integrity(raw_dir)
+    assert_outcome(outcome, False, "WARN")
+    references: Any = outcome.metadata["references"]
+    assert len(references) == 6
+    orphans = references["strategies.campaign_id -> campaigns.id"]
+    assert orphans["dangling"] >= 1 and orphans["total"] > orphans["dangling"]
+    assert 1 <= len(orphans["examples"]) <= 10
+    assert references["campaigns.account_id -> accounts.id"]["dangling"] == 0
+
+
+def test_references_pass_when_everything_resolves(raw_dir: Path) -> None:
+    make_references_clean(raw_dir)
+    outcome = referential_integrity(raw_dir)
+    assert_outcome(outcome, True, "WARN")
+    references: Any = outcome.metadata["references"]
+    assert all(entry["dangling"] == 0 for entry in references.values())
+
+
+def test_a_few_broken_references_warn(raw_dir: Path) -> None:
+    make_references_clean(raw_dir)
+    rows = read_rows(raw_dir / "campaigns.json")
+    rows[0]["account_id"] = "2461504000999999999"
+    write_rows(raw_dir / "campaigns.json", rows)
+    outcome = referential_integrity(raw_dir)
+    assert_outcome(outcome, False, "WARN")
+    entry: Any = outcome.metadata["references"]
+    assert entry["campaigns.account_id -> accounts.id"]["dangling"] == 1
+    assert entry["campaigns.account_id -> accounts.id"]["examples"] == [rows[0]["id"]]
+
+
+def test_references_broken_beyond_the_fraction_are_an_error(raw_dir: Path) -> None:
+    rewrite_rows(raw_dir / "strategies.json", lambda r: {**r, "campaign_id": "gone-" + r["id"]})
+    outcome = referential_integrity(raw_dir)
+    assert_outcome(outcome, False, "ERROR")
+    entry: Any = outcome.metadata["references"]["strategies.campaign_id -> campaigns.id"]
+    assert entry["dangling"] == entry["total"] and entry["fraction"] == 1.0
+    assert len(entry["examples"]) == 10
+    assert outcome.metadata["over_threshold"] == ["strategies.campaign_id -> campaigns.id"]
+
+
+def test_the_trader_threshold_can_be_held_to_the_common_fraction(raw_dir: Path) -> None:
+    outcome = referential_integrity(raw_dir, fraction_overrides={})
+    traders: Any = outcome.metadata["references"][TRADER_REFERENCE.name]
+    assert traders["fraction"] > 0.05  # ghost trader ids are frequent in the demo, as in production
+    assert_outcome(outcome, False, "ERROR")
+
+
+def test_nulls_inside_trader_arrays_are_not_dangling(raw_dir: Path) -> None:
+    make_references_clean(raw_dir)
+    rows = read_rows(raw_dir / "line_items.json")
+    rows[0]["media_trader_user_ids"] = [None, None]
+    write_rows(raw_dir / "line_items.json", rows)
+    assert referential_integrity(raw_dir).passed
+
+
+# --- 3. schema drift ----------------------------------------------------------------------------
+
+
+def _column(schema: dict[str, Any], table: str, name: str) -> dict[str, Any]:
+    return next(c for c in schema["tables"][table]["columns"] if c["name"] == name)
+
+
+def test_used_columns_come_from_the_transform() -> None:
+    used = used_columns_of_transform()
+    assert set(used) == set(TRANSFORM_COLUMNS)
+    assert {"budget", "owner_user_id"} <= used["campaigns"]
+    assert "city" not in used["accounts"]
+
+
+def test_drift_without_a_previous_export_passes(raw_dir: Path) -> None:
+    outcome = schema_drift(None, load_schema(raw_dir), used_columns_of_transform())
+    assert outcome.passed and outcome.metadata["note"] == "no previous export"
+
+
+def test_the_same_schema_passes(raw_dir: Path) -> None:
+    schema = load_schema(raw_dir)
+    outcome = schema_drift(schema, copy.deepcopy(schema), used_columns_of_transform())
+    assert_outcome(outcome, True, "WARN")
+    assert outcome.metadata["changes"] == []
+
+
+def test_an_added_column_or_table_warns(raw_dir: Path) -> None:
+    previous = load_schema(raw_dir)
+    current = copy.deepcopy(previous)
+    current["tables"]["campaigns"]["columns"].append(
+        {"name": "region", "type": "text", "nullable": True, "default": None})
+    current["tables"]["new_table"] = {"columns": [], "primaryKey": [], "rowCount": 0}
+    outcome = schema_drift(previous, current, used_columns_of_transform())
+    assert_outcome(outcome, False, "WARN")
+    assert outcome.metadata["changes"] == [
+        {"change": "added_table", "table": "new_table", "severity": "WARN"},
+        {"change": "added_column", "table": "campaigns", "column": "region", "severity": "WARN"},
+    ]
+
+
+def test_a_type_change_of_a_used_column_is_an_error(raw_dir: Path) -> None:
+    previous = load_schema(raw_dir)
+    current = copy.deepcopy(previous)
+    _column(current, "campaigns", "budget")["type"] = "text"
+    outcome = schema_drift(previous, current, used_columns_of_transform())
+    assert_outcome(outcome, False, "ERROR")
+    assert "campaigns.budget" in outcome.description
+    assert outcome.metadata["changes"] == [
+        {"change": "type_changed", "table": "campaigns", "column": "budget", "from": "money",
+         "to": "text", "severity": "ERROR"},
+    ]
+
+
+def test_removing_a_used_column_is_an_error_an_unused_one_a_warning(raw_dir: Path) -> None:
+    previous = load_schema(raw_dir)
+    used = load_schema(raw_dir)
+    used["tables"]["campaigns"]["columns"].remove(_column(used, "campaigns", "stage"))
+    assert_outcome(schema_drift(previous, used, used_columns_of_transform()), False, "ERROR")
+
+    unused = load_schema(raw_dir)
+    unused["tables"]["accounts"]["columns"].remove(_column(unused, "accounts", "city"))
+    _column(unused, "media_buys", "spend")["type"] = "text"
+    outcome = schema_drift(previous, unused, used_columns_of_transform())
+    assert_outcome(outcome, False, "WARN")
+    assert [c["change"] for c in outcome.metadata["changes"]] == ["removed_column", "type_changed"]  # type: ignore[attr-defined]
+
+
+def test_removing_a_table_is_an_error_only_when_the_transform_reads_it(raw_dir: Path) -> None:
+    previous = load_schema(raw_dir)
+    current = copy.deepcopy(previous)
+    del current["tables"]["teams"]
+    assert_outcome(schema_drift(previous, current, used_columns_of_transform()), False, "WARN")
+    del current["tables"]["users"]
+    outcome = schema_drift(previous, current, used_columns_of_transform())
+    assert_outcome(outcome, False, "ERROR")
+    assert "users" in outcome.description
+
+
+def test_previous_export_is_the_newest_complete_one_before(tmp_path: Path) -> None:
+    layout = ExportsLayout(tmp_path / "exports")
+    for ts, complete in [("20250101-000000", True), ("20250102-000000", True),
+                         ("20250103-000000", False), ("20250104-000000", True)]:
+        folder = layout.stage_dir("raw", ts)
+        folder.mkdir(parents=True)
+        if complete:
+            (folder / "export-summary.json").write_text("{}")
+    assert previous_export(layout, "20250104-000000") == "20250102-000000"
+    assert previous_export(layout, "20250105-000000") == "20250104-000000"
+    assert previous_export(layout, "20250101-000000") is None
+    with pytest.raises(ValueError):
+        previous_export(layout, "../x")
+
+
+# --- 4. transform conservation ------------------------------------------------------------------
+
+
+def test_conservation_passes_on_a_real_transform(raw_dir: Path, transformed_dir: Path) -> None:
+    outcome = transform_conservation(raw_dir, transformed_dir)
+    assert_outcome(outcome, True, "ERROR")
+    metadata = outcome.metadata
+    assert metadata["raw_campaigns"] == metadata["documents"] == metadata["total_campaigns"]
+    assert metadata["raw_strategies"] == metadata["embedded_plus_orphan_strategies"]
+    assert metadata["raw_line_items"] == metadata["embedded_plus_orphan_line_items"]
+    assert metadata["raw_budget_sum"] == metadata["document_target_amount_sum"]
+    budgets = [row["budget"] for row in read_rows(raw_dir / "campaigns.json")]
+    assert metadata["raw_budget_sum"] == str(sum(Decimal(b) for b in budgets if b is not None))
+
+
+def test_an_altered_target_amount_breaks_conservation(raw_dir: Path, transformed_dir: Path) -> None:
+    documents = read_rows(transformed_dir / "campaigns.json")
+    changed = next(d for d in documents if d["price"]["targetAmount"] is not None)
+    changed["price"]["targetAmount"] = str(Decimal(changed["price"]["targetAmount"]) + Decimal("0.01"))
+    write_rows(transformed_dir / "campaigns.json", documents)
+    outcome = transform_conservation(raw_dir, transformed_dir)
+    assert_outcome(outcome, False, "ERROR")
+    raw_sum = Decimal(str(outcome.metadata["raw_budget_sum"]))
+    assert Decimal(str(outcome.metadata["document_target_amount_sum"])) == raw_sum + Decimal("0.01")
+    assert "targetAmount" in outcome.description
+
+
+def test_a_missing_document_breaks_conservation(raw_dir: Path, transformed_dir: Path) -> None:
+    documents = read_rows(transformed_dir / "campaigns.json")
+    removed = documents.pop(len(documents) // 2)
+    write_rows(transformed_dir / "campaigns.json", documents)
+    outcome = transform_conservation(raw_dir, transformed_dir)
+    assert_outcome(outcome, False, "ERROR")
+    assert outcome.metadata["missing_document_ids"] == [removed["_id"]]
+    assert outcome.metadata["documents"] == outcome.metadata["raw_campaigns"] - 1  # type: ignore[operator]
+
+
+def test_an_uncounted_orphan_breaks_conservation(raw_dir: Path, transformed_dir: Path) -> None:
+    summary_path = transformed_dir / "transformation-summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["orphans"]["strategiesWithoutCampaign"]["count"] -= 1
+    summary_path.write_text(json.dumps(summary))
+    outcome = transform_conservation(raw_dir, transformed_dir)
+    assert_outcome(outcome, False, "ERROR")
+    assert "strategies" in outcome.description
+
+
+# --- 5. MongoDB version -------------------------------------------------------------------------
+
+
+def test_a_loaded_version_matches_its_transformed_export(store: MongoStore, transformed_dir: Path) -> None:
+    database = load_version(store, transformed_dir, TS).database
+    outcome = mongodb_version(store, database, transformed_dir)
+    assert_outcome(outcome, True, "ERROR")
+    assert outcome.metadata["expected_count"] == outcome.metadata["found_count"]
+    assert outcome.metadata["expected_target_amount_sum"] == outcome.metadata["found_target_amount_sum"]
+
+
+def test_an_altered_document_in_mongodb_fails(store: MongoStore, transformed_dir: Path) -> None:
+    database = load_version(store, transformed_dir, TS).database
+    document = next(d for d in read_rows(transformed_dir / "campaigns.json") if d["price"]["targetAmount"])
+    store._client[database]["campaigns"].update_one(
+        {"_id": document["_id"]},
+        {"$set": {"price.targetAmount": Decimal128(Decimal(document["price"]["targetAmount"]) + 1)}},
+    )
+    outcome = mongodb_version(store, database, transformed_dir)
+    assert_outcome(outcome, False, "ERROR")
+    found = Decimal(str(outcome.metadata["found_target_amount_sum"]))
+    assert found == Decimal(str(outcome.metadata["expected_target_amount_sum"])) + 1
+
+
+def test_a_missing_document_in_mongodb_fails(store: MongoStore, transformed_dir: Path) -> None:
+    database = load_version(store, transformed_dir, TS).database
+    store._client[database]["campaigns"].delete_one({})
+    outcome = mongodb_version(store, database, transformed_dir)
+    assert_outcome(outcome, False, "ERROR")
+    assert outcome.metadata["found_count"] == outcome.metadata["expected_count"] - 1  # type: ignore[operator]
+
+
+def test_a_database_that_was_never_loaded_fails(store: MongoStore, transformed_dir: Path) -> None:
+    assert_outcome(mongodb_version(store, "mediatool_20000101-000000", transformed_dir), False, "ERROR")
+
+
+def test_a_transformed_export_without_its_documents_fails(raw_dir: Path, transformed_dir: Path,
+                                                          store: MongoStore) -> None:
+    (transformed_dir / "campaigns.json").unlink()
+    assert_outcome(transform_conservation(raw_dir, transformed_dir), False, "ERROR")
+    assert_outcome(mongodb_version(store, "mediatool_" + TS, transformed_dir), False, "ERROR")
