@@ -116,13 +116,17 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     kind, described, op_config = _export_plan(args, settings)
     if not args.no_mongo:
         op_config.update(_version_config(args))
+    if args.upload and not settings.s3_bucket:
+        raise CommandError("--upload needs BRAVO_S3_BUCKET (the bucket to archive to)")
     _say(f"export {ts} from {described}")
     with instance() as dagster_instance:
         outcome = run_job(
             dagster_instance,
             DUMP_EXPORT_JOB if kind == "dump" else EXPORT_JOB,
             ts,
-            asset_selection=export_selection(dump=kind == "dump", mongodb=not args.no_mongo),
+            asset_selection=export_selection(
+                dump=kind == "dump", mongodb=not args.no_mongo, upload=args.upload
+            ),
             op_config=op_config,
             log_file=layout.log_path(ts),
             emit=_progress,
@@ -143,14 +147,15 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     _say(f"  transformed:  {layout.stage_dir('transformed', ts)}")
     if not args.no_mongo:
         _say(f"  mongodb:      {_mongodb_line(settings, ts)} (make it current: bravo-pipeline promote {ts})")
+    if args.upload:
+        _say(f"  s3:           s3://{settings.s3_bucket}/{settings.s3_prefix}/metadata/.../{ts}.json")
     _say(f"  log:          {layout.log_path(ts)}")
     _say(f"  run:          {outcome.run_id} (open the UI with: make ui)")
     return 0
 
 
 def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
-    from bravo_pipeline.definitions import TRANSFORM_JOB
+    from bravo_pipeline.definitions import TRANSFORM_JOB, export_selection
     from bravo_pipeline.runner import instance, run_job
 
     ts = validate_timestamp(args.timestamp)
@@ -162,7 +167,7 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
             dagster_instance,
             TRANSFORM_JOB,
             ts,
-            asset_selection=None if args.load else [CAMPAIGNS_KEY],
+            asset_selection=export_selection(raw=False, mongodb=args.load, upload=bool(settings.s3_bucket)),
             op_config=_version_config(args) if args.load else None,
             log_file=layout.log_path(ts),
             emit=_progress,
@@ -199,6 +204,91 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _archive(settings: Settings):
+    from bravo_pipeline.definitions import build_resources
+
+    archive = build_resources(settings)["archive"]
+    if not settings.s3_bucket:
+        raise CommandError("no S3 bucket configured: set BRAVO_S3_BUCKET")
+    return archive
+
+
+def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.archive.s3 import upload_export
+    from bravo_pipeline.definitions import TRANSFORM_JOB
+    from bravo_pipeline.runner import instance, run_job
+
+    ts = validate_timestamp(args.timestamp)
+    layout = ExportsLayout(settings.exports_dir)
+    layout.require_complete("raw", ts)
+    archive = _archive(settings)
+    if args.dry_run:
+        plan = upload_export(None, archive.location(), layout, ts, work_dir=layout.root / "temp", dry_run=True)
+        for item in plan.archives:
+            _say(f"would upload {item.stage:<12} s3://{plan.location.bucket}/{item.key} "
+                 f"({_human_bytes(item.size_bytes)} before compression)")
+        _say(f"then write      s3://{plan.location.bucket}/{plan.metadata_key}")
+        return 0
+    from bravo_pipeline.assets.archive import ARCHIVE_KEY
+
+    with instance() as dagster_instance:
+        outcome = run_job(dagster_instance, TRANSFORM_JOB, ts, asset_selection=[ARCHIVE_KEY],
+                          log_file=layout.log_path(ts), emit=_progress)
+    if not outcome.success:
+        raise CommandError(f"upload {ts} failed: {outcome.reason}")
+    _say(f"archived {ts} to {archive.location().url}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.runner import instance
+
+    ts = validate_timestamp(args.timestamp)
+    layout = ExportsLayout(settings.exports_dir)
+    if args.from_s3:
+        from bravo_pipeline.archive.s3 import download_export
+
+        archive = _archive(settings)
+        created = download_export(archive.client(), archive.location(), layout, ts, work_dir=layout.root / "temp")
+        for folder in created:
+            _say(f"restored {folder}")
+        with instance() as dagster_instance:
+            from bravo_pipeline.partitions import register_partition
+
+            register_partition(dagster_instance, ts)
+    layout.require_complete("raw", ts)
+    if args.mongodb:
+        _restore_mongodb(settings, layout, ts)
+    if args.postgres:
+        from bravo_pipeline.archive.pg_restore_json import restore_postgres_from_raw
+        from bravo_pipeline.definitions import postgres_source
+        from bravo_pipeline.source.dump_restore import dump_database_name
+
+        source = postgres_source(settings, secrets_from_env_vars=False)
+        rows = restore_postgres_from_raw(
+            source.restore_admin_uri(), layout.stage_dir("raw", ts), dump_database_name(ts),
+            schema=settings.source_schema,
+        )
+        _say(f"restored {sum(rows.values())} rows in {len(rows)} tables into {dump_database_name(ts)}")
+    return 0
+
+
+def _restore_mongodb(settings: Settings, layout: ExportsLayout, ts: str) -> None:
+    from bravo_pipeline.assets.mongodb import VERSION_KEY
+    from bravo_pipeline.definitions import TRANSFORM_JOB
+    from bravo_pipeline.runner import instance, run_job
+
+    layout.require_complete("transformed", ts)
+    with instance() as dagster_instance:
+        outcome = run_job(dagster_instance, TRANSFORM_JOB, ts, asset_selection=[VERSION_KEY],
+                          op_config={"mongodb__version": {"action": "restored"}},
+                          log_file=layout.log_path(ts), emit=_progress)
+    _print_checks(outcome.checks)
+    if not outcome.success:
+        raise CommandError(f"restore {ts} into MongoDB failed: {outcome.reason}")
+    _say(f"restored into {_mongodb_line(settings, ts)}")
+
+
 def cmd_demo_db(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.source.demo_db import build_demo_database
 
@@ -212,9 +302,24 @@ def cmd_demo_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _remote_exports(settings: Settings) -> list:
+    from bravo_pipeline.archive.s3 import list_remote
+
+    archive = _archive(settings)
+    return list_remote(archive.client(), archive.location())
+
+
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.mongo.registry import Registry, version_database
 
+    if args.s3:
+        remote = _remote_exports(settings)
+        if not remote:
+            _say(f"no exports in s3://{settings.s3_bucket}/{settings.s3_prefix}")
+        for item in remote:
+            stages = "raw+transformed" if item.has_transformed else "raw"
+            _say(f"{item.ts:<16} {_human_bytes(item.size_bytes):>10}  {stages:<16} {item.uploaded_at or ''}")
+        return 0
     layout = ExportsLayout(settings.exports_dir)
     stamps = layout.timestamps("raw")
     if not stamps:
@@ -222,15 +327,17 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     registry = Registry(settings.exports_dir)
     loaded, current = registry.loaded_versions(), registry.current_version()
-    _say(f"{'timestamp':<16} {'tables':>6} {'rows':>10} {'size':>10}  {'transformed':<11}  mongodb")
+    in_s3 = {item.ts for item in _remote_exports(settings)} if settings.s3_bucket else set()
+    _say(f"{'timestamp':<16} {'tables':>6} {'rows':>10} {'size':>10}  {'transformed':<11}  {'s3':<3}  mongodb")
     for ts in reversed(stamps):
         summary = json.loads(layout.summary_path("raw", ts).read_text())
         transformed = "yes" if layout.is_complete("transformed", ts) else "no"
+        s3 = "yes" if ts in in_s3 else ("no" if settings.s3_bucket else "-")
         mongodb = version_database(ts) if ts in loaded else "-"
         if ts == current:
             mongodb += f" (current: {settings.mongodb_database})"
         _say(f"{ts:<16} {len(summary['tables']):>6} {summary['totalRecords']:>10} "
-             f"{_human_bytes(summary['totalBytes']):>10}  {transformed:<11}  {mongodb}")
+             f"{_human_bytes(summary['totalBytes']):>10}  {transformed:<11}  {s3:<3}  {mongodb}")
     return 0
 
 
@@ -297,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--keep-dump", action="store_true",
                         help="keep exports/temp/prod_dump_<ts>.* after the restore")
     export.add_argument("--no-mongo", action="store_true", help="stop after the transform")
+    export.add_argument("--upload", action="store_true", help="also archive the export to S3")
     _add_purpose(export)
 
     transform = add("transform", cmd_transform,
@@ -314,7 +422,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=_scale, default=0.1, help="row counts × F (default 0.1)")
     demo.add_argument("--reset", action="store_true", help="drop and rebuild even if present")
 
-    add("list", cmd_list, "one line per export, newest first")
+    listing = add("list", cmd_list, "one line per export, newest first")
+    listing.add_argument("--s3", action="store_true", help="list the exports in the S3 bucket instead")
+
+    upload = add("upload", cmd_upload, "archive an existing export to S3 (tarballs, then metadata)")
+    upload.add_argument("timestamp", metavar="TS")
+    upload.add_argument("--dry-run", action="store_true", help="print what would be uploaded, with sizes")
+
+    restore = add("restore", cmd_restore, "bring an export back: from S3, into MongoDB, into PostgreSQL")
+    restore.add_argument("timestamp", metavar="TS")
+    restore.add_argument("--from-s3", action="store_true", help="download and verify it from S3 first")
+    restore.add_argument("--mongodb", action="store_true", help="load it into mediatool_<TS>")
+    restore.add_argument("--postgres", action="store_true",
+                         help="rebuild database media_tool_<TS> from the raw files (BRAVO_POSTGRES_URI)")
     add("latest", cmd_latest, "print the newest export timestamp")
 
     server = add("server", cmd_server, "the embedded PostgreSQL server: status, start or stop")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from dagster import AssetKey, AssetSelection, Definitions, EnvVar, define_asset_job
 
+from bravo_pipeline.assets.archive import archive_s3
 from bravo_pipeline.assets.mongodb import mongodb_current, mongodb_version
 from bravo_pipeline.assets.raw import raw_export
 from bravo_pipeline.assets.source import source_database
@@ -11,7 +14,7 @@ from bravo_pipeline.assets.transformed import transformed_campaigns
 from bravo_pipeline.checks import ALL_CHECKS
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import MongoResource, PostgresSource
+from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource
 from bravo_pipeline.settings import Settings
 
 EXPORT_JOB = "export_job"
@@ -20,16 +23,34 @@ TRANSFORM_JOB = "transform_job"
 PROMOTE_JOB = "promote_job"
 
 
+def postgres_source(settings: Settings, *, secrets_from_env_vars: bool = True) -> PostgresSource:
+    """The PostgreSQL resource; in runs, URIs (which may hold passwords) are Dagster EnvVars."""
+
+    def secret(name: str, value: str | None) -> str | None:
+        if not value:
+            return None
+        return EnvVar(name) if secrets_from_env_vars else value
+
+    return PostgresSource(
+        uri=secret("BRAVO_SOURCE_URI", settings.source_uri),
+        restore_uri=secret("BRAVO_POSTGRES_URI", settings.postgres_uri),
+        schema_name=settings.source_schema,
+        state_dir=str(settings.state_dir),
+        export_workers=settings.export_workers,
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
+    archive = ArchiveResource(
+        bucket=settings.s3_bucket,
+        prefix=settings.s3_prefix,
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+    )
     return {
-        "source": PostgresSource(
-            uri=EnvVar("BRAVO_SOURCE_URI") if settings.source_uri else None,
-            restore_uri=EnvVar("BRAVO_POSTGRES_URI") if settings.postgres_uri else None,
-            schema_name=settings.source_schema,
-            state_dir=str(settings.state_dir),
-            export_workers=settings.export_workers,
-        ),
-        "exports_io_manager": ExportsIOManager(exports_dir=str(settings.exports_dir)),
+        "archive": archive,
+        "source": postgres_source(settings),
+        "exports_io_manager": ExportsIOManager(exports_dir=str(settings.exports_dir), archive=archive),
         "mongodb": MongoResource(
             uri=EnvVar("BRAVO_MONGODB_URI") if settings.mongodb_uri else None,
             embedded_path=str(settings.state_dir / "mongodb"),
@@ -40,14 +61,16 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 export_job = define_asset_job(
     EXPORT_JOB,
-    selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version),
+    selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version, archive_s3),
     partitions_def=export_partitions,
     description="A full export of one timestamp: the raw snapshot and every stage after it.",
 )
 
 dump_export_job = define_asset_job(
     DUMP_EXPORT_JOB,
-    selection=AssetSelection.assets(source_database, raw_export, transformed_campaigns, mongodb_version),
+    selection=AssetSelection.assets(
+        source_database, raw_export, transformed_campaigns, mongodb_version, archive_s3
+    ),
     partitions_def=export_partitions,
     config={"ops": {"raw_export": {"config": {"source": "dump"}}}},
     description="A full export from a production dump restored into media_tool_<ts> (config: dump file).",
@@ -55,7 +78,7 @@ dump_export_job = define_asset_job(
 
 transform_job = define_asset_job(
     TRANSFORM_JOB,
-    selection=AssetSelection.assets(transformed_campaigns, mongodb_version),
+    selection=AssetSelection.assets(transformed_campaigns, mongodb_version, archive_s3),
     partitions_def=export_partitions,
     description="Re-run the transform (and optionally the MongoDB load) of an existing export.",
 )
@@ -67,19 +90,26 @@ promote_job = define_asset_job(
 )
 
 
-def export_selection(*, dump: bool, mongodb: bool) -> list[AssetKey]:
-    """The assets of one export run: [restored dump →] raw → transformed [→ MongoDB version]."""
-    keys = [*raw_export.keys, *transformed_campaigns.keys]
+def export_selection(*, dump: bool = False, raw: bool = True, mongodb: bool = True,
+                     upload: bool = False) -> list[AssetKey]:
+    """The assets of one run: [restored dump →] [raw →] transformed [→ MongoDB version] [→ archive]."""
+    keys = [*transformed_campaigns.keys]
+    if raw:
+        keys = [*raw_export.keys, *keys]
     if dump:
         keys = [*source_database.keys, *keys]
     if mongodb:
         keys = [*keys, *mongodb_version.keys]
+    if upload:
+        keys = [*keys, *archive_s3.keys]
     return keys
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
-        assets=[source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current],
+        assets=[
+            source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current, archive_s3
+        ],
         asset_checks=ALL_CHECKS,
         jobs=[export_job, dump_export_job, transform_job, promote_job],
         resources=build_resources(settings or Settings.from_env()),

@@ -14,6 +14,7 @@ from pathlib import Path
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
+from bravo_pipeline.resources import ArchiveResource
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,10 @@ def _stage_and_name(key_path: list[str]) -> tuple[Stage, str]:
 
 
 class ExportsIOManager(ConfigurableIOManager):
-    """Local exports root (`BRAVO_EXPORTS_DIR`)."""
+    """The exports root (`BRAVO_EXPORTS_DIR`); with a bucket, published stages are mirrored to S3."""
 
     exports_dir: str
+    archive: ArchiveResource
 
     @property
     def layout(self) -> ExportsLayout:
@@ -61,6 +63,9 @@ class ExportsIOManager(ConfigurableIOManager):
         if isinstance(obj, StagedFolder):
             published = self.layout.publish(obj.path, obj.stage, obj.ts, replace=obj.replace)
             context.log.info(f"published {published}")
+            if self.archive.enabled:
+                archived = self.archive.mirror_stage(self.layout, obj.stage, obj.ts)
+                context.log.info(f"archived to s3://{self.archive.bucket}/{archived.key}")
         elif obj is not None:
             raise TypeError(f"{context.asset_key.to_user_string()}: unexpected output {type(obj)}")
 

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from dagster import ConfigurableResource
+from dagster_aws.s3 import S3Resource
 
+from bravo_pipeline.archive.s3 import (
+    ArchiveError,
+    S3Location,
+    StageArchive,
+    archived_stage,
+    upload_stage,
+    withdraw_metadata,
+    write_metadata,
+)
+from bravo_pipeline.layout import ExportsLayout, Stage
 from bravo_pipeline.mongo.store import DocumentStore, connect_server, open_embedded
-from bravo_pipeline.settings import DEFAULT_DATABASE, DEFAULT_MONGODB_DATABASE, DEFAULT_SCHEMA, redact_uri
+from bravo_pipeline.settings import (
+    DEFAULT_DATABASE,
+    DEFAULT_MONGODB_DATABASE,
+    DEFAULT_S3_PREFIX,
+    DEFAULT_SCHEMA,
+    redact_uri,
+)
 from bravo_pipeline.source.connection import SourceError, connect, with_database
 from bravo_pipeline.source.dump_restore import dump_database_name
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
@@ -76,3 +95,45 @@ class MongoResource(ConfigurableResource):
             yield store
         finally:
             store.close()
+
+
+class ArchiveResource(ConfigurableResource):
+    """The S3 archive (BRAVO_S3_BUCKET, BRAVO_S3_PREFIX, BRAVO_S3_ENDPOINT_URL); off without a bucket."""
+
+    bucket: str | None = None
+    prefix: str = DEFAULT_S3_PREFIX
+    endpoint_url: str | None = None
+    region_name: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bucket)
+
+    def location(self) -> S3Location:
+        if not self.bucket:
+            raise ArchiveError("no S3 bucket configured (set BRAVO_S3_BUCKET)")
+        return S3Location(self.bucket, self.prefix)
+
+    def client(self) -> Any:
+        """A boto3 client from dagster-aws's S3Resource (standard retries with backoff, 8 attempts)."""
+        return S3Resource(endpoint_url=self.endpoint_url, region_name=self.region_name, max_attempts=8).get_client()
+
+    def mirror_stage(self, layout: ExportsLayout, stage: Stage, ts: str) -> StageArchive:
+        """Upload a just-published stage; the metadata is withdrawn until archive/s3 rewrites it."""
+        client, location = self.client(), self.location()
+        withdraw_metadata(client, location, ts)
+        return upload_stage(client, location, layout, stage, ts, layout.root / "temp")
+
+    def complete(self, layout: ExportsLayout, ts: str) -> dict[str, Any]:
+        """Upload whatever stage is not in S3 yet, then write the metadata last."""
+        client, location = self.client(), self.location()
+        stages: dict[str, StageArchive | None] = {}
+        for stage in ("raw", "transformed"):
+            if stage == "raw" or layout.is_complete(stage, ts):
+                stages[stage] = archived_stage(client, location, stage, ts) or upload_stage(
+                    client, location, layout, stage, ts, layout.root / "temp"
+                )
+        summary = json.loads(layout.summary_path("raw", ts).read_text(encoding="utf-8"))
+        raw = stages["raw"]
+        assert raw is not None
+        return write_metadata(client, location, ts, raw, stages.get("transformed"), summary)

@@ -29,6 +29,7 @@ CODE_VERSION = "mongodb-1"
 class VersionConfig(Config):
     purpose: str = ""
     notes: str = ""
+    action: str = "loaded"  # "restored" when the export came back from S3
 
 
 class PromoteConfig(Config):
@@ -69,7 +70,8 @@ def mongodb_version(
         result = load_version(store, campaigns.path.parent, ts)
     Registry(exports_io_manager.layout.root).append(
         registry_entry(
-            ts, "loaded", database=result.database, collections=result.collections,
+            ts, "restored" if config.action == "restored" else "loaded",
+            database=result.database, collections=result.collections,
             source_postgres_db=_source_database(raw_summary), purpose=config.purpose, notes=config.notes,
         )
     )

@@ -1,0 +1,264 @@
+"""`make bench`: every stage against the physical limit and the naive approach, on one database.
+
+For each scale: build (or reuse) the demo database `bench_media_tool_<scale>` on
+the embedded server, then measure in separate processes (so each peak RSS is
+the stage's own):
+
+- limit: psql streaming `COPY (SELECT row_to_json(t) ... ORDER BY pk) TO STDOUT`
+  of every table to a file, no Python at all;
+- naive: LIMIT/OFFSET pages of 10,000 rows into Python dicts, the whole table
+  in memory, json.dump(indent=2) (how the original worked);
+- ours: the raw export, the transform, the MongoDB load (embedded store), the
+  archive (tar.gz, no network), the checks, and the whole `bravo-pipeline
+  export` including Dagster.
+
+Prints a table and writes bench/results.json. Benchmarks are not tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TS = "20250101-000000"
+
+STAGE_SCRIPTS: dict[str, str] = {
+    "export": """
+from bravo_pipeline.source.raw_export import export_raw
+r = export_raw(URI, "media_tool", OUT, TS, source={"kind": "live", "dump": None}, workers=WORKERS)
+result = {"rows": r.summary["totalRecords"], "bytes": r.summary["totalBytes"],
+          "tables": {f.table.name: [f.count, f.size, round(f.seconds, 3)] for f in r.tables}}
+""",
+    "transform": """
+from bravo_pipeline.transform.export import transform_export
+from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS
+s = transform_export({t: RAW / f"{t}.json" for t in TRANSFORM_COLUMNS}, OUT, TS)
+result = {"rows": s["totalCampaigns"], "bytes": s["size"]}
+""",
+    "load": """
+from bravo_pipeline.mongo.store import open_embedded
+from bravo_pipeline.mongo.versions import load_version
+store = open_embedded(OUT)
+r = load_version(store, TRANSFORMED, TS)
+store.close()
+result = {"rows": r.collections["campaigns"], "bytes": (TRANSFORMED / "campaigns.json").stat().st_size}
+""",
+    "archive": """
+from bravo_pipeline.archive.tarballs import build_tarball
+raw = build_tarball(RAW, OUT / "raw.tar.gz")
+transformed = build_tarball(TRANSFORMED, OUT / "transformed.tar.gz")
+size = sum(p.stat().st_size for d in (RAW, TRANSFORMED) for p in d.iterdir())
+result = {"rows": 0, "bytes": size, "archive_bytes": raw.size_bytes + transformed.size_bytes}
+""",
+    "checks": """
+from bravo_pipeline.mongo.store import open_embedded
+from bravo_pipeline.quality import checks as q
+outcomes = [q.raw_completeness(RAW), q.referential_integrity(RAW),
+            q.schema_drift(q.load_schema(RAW), q.load_schema(RAW), q.used_columns_of_transform()),
+            q.transform_conservation(RAW, TRANSFORMED)]
+store = open_embedded(MONGO)
+outcomes.append(q.mongodb_version(store, f"mediatool_{TS}", TRANSFORMED))
+store.close()
+result = {"rows": 0, "bytes": sum(p.stat().st_size for p in RAW.iterdir()),
+          "failed": [o.description for o in outcomes if not o.passed and o.severity == "ERROR"]}
+""",
+    "naive": """
+import json, psycopg
+from psycopg.rows import dict_row
+from bravo_pipeline.source.catalog import read_catalog
+rows_total = bytes_total = 0
+with psycopg.connect(URI, row_factory=dict_row) as conn:
+    for table in read_catalog(conn, "media_tool"):
+        key = ", ".join(f'"{c}"' for c in table.primary_key) or "1"
+        rows, offset = [], 0
+        while True:
+            page = conn.execute(f'SELECT * FROM media_tool."{table.name}" ORDER BY {key} '
+                                f"LIMIT 10000 OFFSET {offset}").fetchall()
+            if not page:
+                break
+            rows.extend(page)
+            offset += len(page)
+        path = OUT / f"{table.name}.json"
+        with path.open("w") as handle:
+            json.dump(rows, handle, indent=2, default=str)
+        rows_total += len(rows)
+        bytes_total += path.stat().st_size
+        del rows
+result = {"rows": rows_total, "bytes": bytes_total}
+""",
+}
+
+STAGE_PRELUDE = """
+import json, resource, sys, time
+from pathlib import Path
+URI, OUT, RAW, TRANSFORMED, MONGO, TS, WORKERS = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), \\
+    Path(sys.argv[4]), Path(sys.argv[5]), sys.argv[6], int(sys.argv[7])
+started = time.perf_counter()
+"""
+STAGE_EPILOGUE = """
+result["seconds"] = time.perf_counter() - started
+result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(result))
+"""
+
+
+def run_stage(name: str, uri: str, out: Path, work: Path, workers: int) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    script = STAGE_PRELUDE + STAGE_SCRIPTS[name] + STAGE_EPILOGUE
+    args = [uri, out, work / "raw", work / "transformed", work / "mongo", TS, str(workers)]
+    done = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
+                          text=True, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"stage {name} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_limit(uri: str, out: Path) -> dict[str, Any]:
+    """psql streams COPY of row_to_json per table straight into files: the machine's limit."""
+    import psycopg
+
+    from bravo_pipeline.source.catalog import read_catalog
+    from bravo_pipeline.source.embedded_server import client_bin_dir
+
+    out.mkdir(parents=True, exist_ok=True)
+    with psycopg.connect(uri) as conn:
+        tables = read_catalog(conn, "media_tool")
+    started = time.perf_counter()
+    rows = size = 0
+    peak = 0.0
+    for table in tables:
+        key = ", ".join(f'"{c}"' for c in table.primary_key) or "1"
+        query = (f'COPY (SELECT row_to_json(t) FROM media_tool."{table.name}" t ORDER BY {key}) '
+                 "TO STDOUT WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')")
+        path = out / f"{table.name}.json"
+        with path.open("wb") as handle:
+            subprocess.run([str(client_bin_dir() / "psql"), "-X", "-q", "-d", uri, "-c", query],
+                           stdout=handle, check=True)
+        size += path.stat().st_size
+        with path.open("rb") as handle:
+            rows += sum(block.count(b"\n") for block in iter(lambda h=handle: h.read(1 << 22), b""))
+        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+    return {"rows": rows, "bytes": size, "seconds": time.perf_counter() - started, "peak_rss_mb": peak}
+
+
+def run_cli_export(uri: str, work: Path) -> dict[str, Any]:
+    env = {**os.environ, "BRAVO_SOURCE_URI": uri, "BRAVO_EXPORTS_DIR": str(work / "exports"),
+           "DAGSTER_HOME": str(work / "dagster_home"), "BRAVO_STATE_DIR": str(work / "state")}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bravo_pipeline.cli", "export", "--timestamp", TS],
+                          env=env, cwd=work, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"bravo-pipeline export failed: {done.stderr[-2000:]}")
+    summary = json.loads((work / "exports" / "raw" / TS / "export-summary.json").read_text())
+    return {"rows": summary["totalRecords"], "bytes": summary["totalBytes"], "seconds": seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def bench_scale(admin_uri: str, scale: float, workers: int, naive: bool) -> dict[str, Any]:
+    from bravo_pipeline.source.connection import with_database
+    from bravo_pipeline.source.demo_db import build_demo_database
+
+    database = "bench_media_tool_" + str(scale).replace(".", "_")
+    demo = build_demo_database(admin_uri, database=database, scale=scale)
+    uri = with_database(admin_uri, database)
+    work = Path(tempfile.mkdtemp(prefix=f"bravo-bench-{scale}-"))
+    try:
+        stages: dict[str, Any] = {"limit": run_limit(uri, work / "limit")}
+        stages["export"] = run_stage("export", uri, work / "raw", work, workers)
+        stages["export_1_worker"] = run_stage("export", uri, work / "raw1", work, 1)
+        stages["transform"] = run_stage("transform", uri, work / "transformed", work, workers)
+        stages["load"] = run_stage("load", uri, work / "mongo", work, workers)
+        stages["archive"] = run_stage("archive", uri, work / "archive", work, workers)
+        stages["checks"] = run_stage("checks", uri, work / "checks", work, workers)
+        stages["cli_export"] = run_cli_export(uri, work / "cli")
+        if naive:
+            stages["naive"] = run_stage("naive", uri, work / "naive", work, workers)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"scale": scale, "rows": sum(demo.row_counts.values()), "stages": stages}
+
+
+def targets(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    s = result["stages"]
+    ratio = s["export"]["seconds"] / s["limit"]["seconds"]
+    budget = 1.5 * (s["limit"]["seconds"] + s["transform"]["seconds"] + s["load"]["seconds"])
+    found = [
+        ("raw export <= 1.3 x limit", ratio <= 1.3, f"{ratio:.2f} x"),
+        ("export peak RSS <= 300 MB", s["export"]["peak_rss_mb"] <= 300, f"{s['export']['peak_rss_mb']:.0f} MB"),
+        ("transform <= 5 s", s["transform"]["seconds"] <= 5, f"{s['transform']['seconds']:.2f} s"),
+        ("MongoDB load <= 10 s", s["load"]["seconds"] <= 10, f"{s['load']['seconds']:.2f} s"),
+        ("checks <= 10 s", s["checks"]["seconds"] <= 10, f"{s['checks']['seconds']:.2f} s"),
+        ("bravo-pipeline export <= 1.5 x (limit + transform + load)", s["cli_export"]["seconds"] <= budget,
+         f"{s['cli_export']['seconds']:.1f} s vs {budget:.1f} s"),
+    ]
+    if "naive" in s:
+        found.append(("naive / ours", True, f"{s['naive']['seconds'] / s['export']['seconds']:.1f} x slower, "
+                      f"{s['naive']['peak_rss_mb'] / s['export']['peak_rss_mb']:.1f} x the memory"))
+    return found
+
+
+def print_table(result: dict[str, Any]) -> None:
+    print(f"\nscale {result['scale']}: {result['rows']:,} rows")
+    print(f"{'stage':<16} {'rows':>10} {'MB':>9} {'seconds':>8} {'MB/s':>8} {'rows/s':>10} {'peak RSS MB':>12}")
+    for name, stage in result["stages"].items():
+        mb = stage["bytes"] / 1e6
+        rate = mb / stage["seconds"] if stage["seconds"] else 0
+        rows_rate = stage["rows"] / stage["seconds"] if stage["seconds"] else 0
+        print(f"{name:<16} {stage['rows']:>10,} {mb:>9.1f} {stage['seconds']:>8.2f} {rate:>8.1f} "
+              f"{rows_rate:>10,.0f} {stage['peak_rss_mb']:>12.0f}")
+    for label, met, value in targets(result):
+        print(f"  {'ok  ' if met else 'MISS'} {label}: {value}")
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BRAVO_EXPORT_WORKERS", "2")))
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive exporter (slow)")
+    parser.add_argument("--admin-uri", help="a PostgreSQL server's postgres database (default: embedded)")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
+    args = parser.parse_args()
+    if args.admin_uri:
+        admin = args.admin_uri
+    else:
+        from bravo_pipeline.source.embedded_server import EmbeddedPostgres
+
+        admin = EmbeddedPostgres(Path(os.environ.get("BRAVO_STATE_DIR", ".bravo")) / "postgres").uri()
+    results = []
+    for scale in args.scale:
+        result = bench_scale(admin, scale, args.workers, naive=not args.no_naive)
+        print_table(result)
+        results.append(result)
+    if len(results) > 1:
+        print("\nper-row cost (export, microseconds per row):")
+        for result in results:
+            stage = result["stages"]["export"]
+            print(f"  scale {result['scale']}: {1e6 * stage['seconds'] / stage['rows']:.2f}")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({"machine": machine(), "workers": args.workers, "results": results},
+                                      indent=2) + "\n")
+    print(f"\nresults: {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""Rebuild a PostgreSQL database from a raw export (`raw/<ts>/*.json` + schema.json).
+
+The database is created empty, every table of schema.json is created with its
+exact column types, NOT NULL and primary key (defaults are not restored), and
+each table file is streamed into its table with COPY, one line (one row) at a
+time: memory stays flat whatever the table size. JSON values are turned back
+into what PostgreSQL parses to the same stored value, so exporting the restored
+database again gives byte-identical table files:
+
+- numbers keep their exact text (never parsed into binary floats);
+- decimal strings (numeric, money), dates, uuids, text → passed as they are;
+- `timestamp without time zone` → the ISO text without its `Z`; timestamptz keeps it;
+- bytea → the base64 decoded to bytes;
+- json/jsonb → the JSON text of the value (numbers exact);
+- arrays → PostgreSQL array input text, every element quoted, nulls kept.
+
+On any failure the half-restored database is dropped and a one-line
+`RestoreError` names the table.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from bravo_pipeline.source.connection import connect, describe_error, with_database
+
+SCHEMA_FILE = "schema.json"
+_TYPE_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_ ,.()\[\]"]*$')
+_TIMESTAMP_RE = re.compile(r"^timestamp(\(\d+\))? without time zone$")
+_JSON_TYPES = {"json", "jsonb"}
+
+Converter = Callable[[Any], Any]
+
+
+class RestoreError(RuntimeError):
+    """A restore that failed, worded for the user (one line)."""
+
+
+@dataclass(frozen=True)
+class _ColumnSpec:
+    name: str
+    type: str
+    nullable: bool
+    convert: Converter
+
+
+@dataclass(frozen=True)
+class _TableSpec:
+    name: str
+    columns: tuple[_ColumnSpec, ...]
+    primary_key: tuple[str, ...]
+    row_count: int | None
+
+
+# ---------------------------------------------------------------------------
+# JSON value → COPY value
+# ---------------------------------------------------------------------------
+
+
+class JsonNumber(str):
+    """A JSON number kept as its exact text (never a binary float; `-0` stays `-0`)."""
+
+    __slots__ = ()
+
+
+def parse_row(text: bytes | str) -> Any:
+    """One JSON row, numbers kept as their exact text (`JsonNumber`)."""
+    return json.loads(text, parse_float=JsonNumber, parse_int=JsonNumber)
+
+
+def json_text(value: Any) -> str:
+    """JSON text of a value from `parse_row` (numbers written exactly as they were read)."""
+    if isinstance(value, JsonNumber):
+        return str(value)
+    if isinstance(value, dict):
+        items = (json.dumps(key, ensure_ascii=False) + ":" + json_text(item) for key, item in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(json_text(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _element_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return str(value)
+
+
+def array_literal(
+    value: list[Any], element: Callable[[Any], str] = _element_text, *, nested: bool = True
+) -> str:
+    """PostgreSQL array input text of a JSON array: every element quoted, nulls as NULL.
+
+    With `nested`, inner JSON arrays are inner dimensions; without (json/jsonb
+    arrays), every top-level element is one value.
+    """
+    parts = []
+    for item in value:
+        if item is None:
+            parts.append("NULL")
+        elif nested and isinstance(item, list):
+            parts.append(array_literal(item, element))
+        else:
+            text = element(item).replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'"{text}"')
+    return "{" + ",".join(parts) + "}"
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _strip_z(value: Any) -> Any:
+    return value[:-1] if isinstance(value, str) and value.endswith("Z") else value
+
+
+def _from_base64(value: Any) -> Any:
+    return base64.b64decode(value, validate=True) if isinstance(value, str) else value
+
+
+def _to_json(value: Any) -> Any:
+    return None if value is None else json_text(value)
+
+
+def _array(value: Any) -> Any:
+    return array_literal(value) if isinstance(value, list) else value
+
+
+def _json_array(value: Any) -> Any:
+    return array_literal(value, json_text, nested=False) if isinstance(value, list) else value
+
+
+def converter_for(type_: str) -> Converter:
+    """How a JSON value of a column of PostgreSQL type `type_` (format_type text) is written."""
+    base = type_.strip()
+    is_array = base.endswith("[]")
+    while base.endswith("[]"):
+        base = base[:-2]
+    if is_array:
+        return _json_array if base in _JSON_TYPES else _array
+    if base in _JSON_TYPES:
+        return _to_json
+    if base == "bytea":
+        return _from_base64
+    if _TIMESTAMP_RE.match(base):
+        return _strip_z
+    return _identity
+
+
+# ---------------------------------------------------------------------------
+# schema.json and table files
+# ---------------------------------------------------------------------------
+
+
+def _table_spec(name: str, entry: dict[str, Any]) -> _TableSpec:
+    columns = []
+    for column in entry["columns"]:
+        type_ = str(column["type"])
+        if not _TYPE_RE.match(type_):
+            raise RestoreError(f"table {name}: column {column['name']} has an unusable type {type_!r}")
+        columns.append(_ColumnSpec(column["name"], type_, bool(column["nullable"]), converter_for(type_)))
+    count = entry.get("rowCount")
+    return _TableSpec(name, tuple(columns), tuple(entry.get("primaryKey") or ()), count)
+
+
+def read_schema(raw_dir: Path) -> list[_TableSpec]:
+    path = raw_dir / SCHEMA_FILE
+    if not path.is_file():
+        raise RestoreError(f"{path}: no schema.json in the raw export")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    return [_table_spec(name, entry) for name, entry in document["tables"].items()]
+
+
+def read_rows(path: Path, table: _TableSpec) -> Iterator[list[Any]]:
+    """Rows of a table file (JSON array, one row per line), converted for COPY, one at a time."""
+    names = [column.name for column in table.columns]
+    converters = [column.convert for column in table.columns]
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            text = line.strip()
+            if text in (b"[", b"]", b"[]", b""):
+                continue
+            try:
+                row = parse_row(text.removesuffix(b","))
+                yield [convert(row[name]) for name, convert in zip(names, converters, strict=True)]
+            except KeyError as error:
+                raise ValueError(f"line {number}: no column {error.args[0]}") from None
+            except ValueError as error:
+                raise ValueError(f"line {number}: {error}") from None
+
+
+# ---------------------------------------------------------------------------
+# SQL
+# ---------------------------------------------------------------------------
+
+
+def _create_table(schema: str, table: _TableSpec) -> sql.Composable:
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(column.name),
+            sql.SQL(column.type),
+            sql.SQL("" if column.nullable else " NOT NULL"),
+        )
+        for column in table.columns
+    )
+    return sql.SQL("CREATE TABLE {}.{} ({})").format(
+        sql.Identifier(schema), sql.Identifier(table.name), columns
+    )
+
+
+def _add_primary_key(schema: str, table: _TableSpec) -> sql.Composable:
+    return sql.SQL("ALTER TABLE {}.{} ADD PRIMARY KEY ({})").format(
+        sql.Identifier(schema),
+        sql.Identifier(table.name),
+        sql.SQL(", ").join(sql.Identifier(name) for name in table.primary_key),
+    )
+
+
+def _copy_statement(schema: str, table: _TableSpec) -> sql.Composable:
+    return sql.SQL("COPY {}.{} ({}) FROM STDIN").format(
+        sql.Identifier(schema),
+        sql.Identifier(table.name),
+        sql.SQL(", ").join(sql.Identifier(column.name) for column in table.columns),
+    )
+
+
+def _load_table(conn: psycopg.Connection, schema: str, table: _TableSpec, path: Path) -> int:
+    if not path.is_file():
+        raise RestoreError(f"{path.name}: table file missing from the raw export")
+    with conn.transaction(), conn.cursor() as cursor:
+        written = 0
+        with cursor.copy(_copy_statement(schema, table)) as copy:
+            for row in read_rows(path, table):
+                copy.write_row(row)
+                written += 1
+        if table.row_count is not None and written != table.row_count:
+            raise RestoreError(f"{path.name} holds {written} rows, schema.json says {table.row_count}")
+        if table.primary_key:
+            cursor.execute(_add_primary_key(schema, table))
+    return written
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+
+def _create_database(admin_uri: str, database: str) -> None:
+    with connect(admin_uri, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if exists is not None:
+            raise RestoreError(f"database {database} already exists; restore into a new database")
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(database))
+        )
+
+
+def drop_database(admin_uri: str, database: str) -> None:
+    with connect(admin_uri, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, psycopg.Error):
+        return describe_error(error)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _restore_tables(uri: str, schema: str, tables: list[_TableSpec], raw_dir: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    current = "(schema)"
+    try:
+        with connect(uri, application_name="bravo-pipeline restore", autocommit=True) as conn:
+            conn.execute("SET TIME ZONE 'UTC'")
+            conn.execute("SET DateStyle = 'ISO'")
+            with conn.transaction():
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                for table in tables:
+                    current = table.name
+                    conn.execute(_create_table(schema, table))
+            for table in tables:
+                current = table.name
+                counts[table.name] = _load_table(conn, schema, table, raw_dir / f"{table.name}.json")
+    except Exception as error:
+        raise RestoreError(f"table {current}: {_one_line(error)}") from None
+    return counts
+
+
+def restore_postgres_from_raw(
+    admin_uri: str, raw_dir: Path, database: str, schema: str = "media_tool"
+) -> dict[str, int]:
+    """Create `database` and load the raw export at `raw_dir` into `schema`; rows per table.
+
+    Refuses an existing database. On failure the new database is dropped and the
+    RestoreError names the table.
+    """
+    tables = read_schema(raw_dir)
+    _create_database(admin_uri, database)
+    try:
+        return _restore_tables(with_database(admin_uri, database), schema, tables, raw_dir)
+    except BaseException as error:
+        drop_database(admin_uri, database)
+        if isinstance(error, RestoreError):
+            raise RestoreError(f"restore into {database} failed: {error}") from None
+        raise

@@ -1,0 +1,556 @@
+"""Archive exports to S3 (or any S3-compatible store) and bring them back.
+
+Layout (shared/spec/export-format.md, "S3 layout"):
+
+    <prefix>/raw/<YYYY-MM-DD>/<ts>-raw.tar.gz
+    <prefix>/transformed/<YYYY-MM-DD>/<ts>-transformed.tar.gz
+    <prefix>/metadata/<YYYY-MM-DD>/<ts>.json     written last: present = upload complete
+
+Every error is an `ArchiveError` with one line naming the bucket (or object)
+and the operation. The client retries transient failures (5xx, throttling,
+dropped connections) with backoff; see `make_client`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from boto3.exceptions import Boto3Error
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bravo_pipeline.archive.tarballs import build_tarball, safe_extract
+from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
+from bravo_pipeline.timestamps import iso_utc, timestamp_date, validate_timestamp
+
+DEFAULT_PREFIX = "postgres-exports"
+MAX_ATTEMPTS = 8
+CONNECT_TIMEOUT_SECONDS = 10
+READ_TIMEOUT_SECONDS = 120
+TRANSFER_CONFIG = TransferConfig(
+    multipart_threshold=64 * 1024 * 1024,
+    multipart_chunksize=64 * 1024 * 1024,
+    max_concurrency=4,
+)
+HASH_BUFFER = 1 << 20
+_STAGES: tuple[Stage, ...] = ("raw", "transformed")
+_MISSING_BUCKET = {"NoSuchBucket", "404", "NotFound"}
+_DENIED = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId"}
+_MISSING_KEY = {"NoSuchKey", "404", "NotFound"}
+
+
+class ArchiveError(RuntimeError):
+    """An S3 archive problem, worded for the user (one line)."""
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str = DEFAULT_PREFIX
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix", self.prefix.strip("/"))
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+
+    def _key(self, *parts: str) -> str:
+        return "/".join(part for part in (self.prefix, *parts) if part)
+
+    def stage_key(self, stage: Stage, ts: str) -> str:
+        day = timestamp_date(ts).isoformat()
+        return self._key(stage, day, f"{ts}-{stage}.tar.gz")
+
+    def raw_key(self, ts: str) -> str:
+        return self.stage_key("raw", ts)
+
+    def transformed_key(self, ts: str) -> str:
+        return self.stage_key("transformed", ts)
+
+    def metadata_key(self, ts: str) -> str:
+        return self._key("metadata", timestamp_date(ts).isoformat(), f"{ts}.json")
+
+    @property
+    def metadata_prefix(self) -> str:
+        return self._key("metadata") + "/"
+
+
+@dataclass(frozen=True)
+class StageArchive:
+    """One stage tarball in S3 (or, in a dry run, what would be uploaded)."""
+
+    stage: Stage
+    key: str
+    size_bytes: int  # tarball size; in a dry run the folder's uncompressed size
+    sha256: str | None  # None in a dry run
+    collections: tuple[str, ...] = ()  # data files of the stage (table/collection names)
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    ts: str
+    location: S3Location
+    raw: StageArchive
+    transformed: StageArchive | None
+    metadata_key: str
+    metadata: dict[str, Any] | None  # None in a dry run
+    dry_run: bool = False
+
+    @property
+    def archives(self) -> list[StageArchive]:
+        return [item for item in (self.raw, self.transformed) if item is not None]
+
+
+@dataclass(frozen=True)
+class RemoteExport:
+    ts: str
+    metadata_key: str
+    raw_size_bytes: int
+    transformed_size_bytes: int | None
+    uploaded_at: str | None
+    metadata: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.raw_size_bytes + (self.transformed_size_bytes or 0)
+
+    @property
+    def has_transformed(self) -> bool:
+        return self.transformed_size_bytes is not None
+
+
+# ---------------------------------------------------------------------------
+# Client and errors
+# ---------------------------------------------------------------------------
+
+
+def make_client(endpoint_url: str | None, region: str | None = None) -> Any:
+    """A boto3 S3 client that retries transient failures (5xx, throttling, dropped connections)."""
+    config = Config(
+        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+        # S3-compatible endpoints (MinIO, moto, Ceph) rarely resolve bucket subdomains.
+        s3={"addressing_style": "path"} if endpoint_url else None,
+    )
+    session = boto3.session.Session()
+    return session.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def _client_error(error: BaseException) -> ClientError | None:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ClientError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _one_line(text: object) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def archive_error(
+    error: BaseException, location: S3Location, operation: str, key: str | None = None
+) -> ArchiveError:
+    """Word an S3/botocore failure as one line naming the bucket (or object) and the operation."""
+    client_error = _client_error(error)
+    where = f"s3://{location.bucket}/{key}" if key else f"s3://{location.bucket}"
+    if client_error is None:
+        return ArchiveError(f"{where}: {_one_line(error) or type(error).__name__} ({operation})")
+    code = str(client_error.response.get("Error", {}).get("Code", ""))
+    message = _one_line(client_error.response.get("Error", {}).get("Message", "")) or code
+    if code in _MISSING_BUCKET and (key is None or code == "NoSuchBucket"):
+        return ArchiveError(f"s3://{location.bucket}: bucket does not exist ({operation})")
+    if code in _DENIED:
+        return ArchiveError(f"s3://{location.bucket}: access denied ({operation})")
+    if key is not None and code in _MISSING_KEY:
+        return ArchiveError(f"{where}: object does not exist ({operation})")
+    return ArchiveError(f"{where}: {code}: {message} ({operation})")
+
+
+_FAILURES = (ClientError, BotoCoreError, Boto3Error)
+
+
+def check_bucket(client: Any, location: S3Location, operation: str) -> None:
+    try:
+        client.head_bucket(Bucket=location.bucket)
+    except _FAILURES as error:
+        raise archive_error(error, location, operation) from None
+
+
+def _object_exists(client: Any, location: S3Location, key: str, operation: str) -> bool:
+    try:
+        client.head_object(Bucket=location.bucket, Key=key)
+    except ClientError as error:
+        if str(error.response.get("Error", {}).get("Code", "")) in _MISSING_KEY:
+            return False
+        raise archive_error(error, location, operation, key) from None
+    except (BotoCoreError, Boto3Error) as error:
+        raise archive_error(error, location, operation, key) from None
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Upload
+# ---------------------------------------------------------------------------
+
+
+def _stage_collections(stage_dir: Path, stage: Stage) -> tuple[str, ...]:
+    summary = SUMMARY_FILES[stage]
+    return tuple(sorted(p.stem for p in stage_dir.glob("*.json") if p.name not in (summary, "schema.json")))
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def upload_stage(
+    client: Any,
+    location: S3Location,
+    layout: ExportsLayout,
+    stage: Stage,
+    ts: str,
+    work_dir: Path,
+    *,
+    transfer_config: TransferConfig | None = None,
+) -> StageArchive:
+    """Tar `<stage>/<ts>/` into `work_dir`, upload it (SHA256 checksum, multipart when large)."""
+    stage_dir = layout.require_complete(stage, ts)
+    key = location.stage_key(stage, ts)
+    tarball = build_tarball(stage_dir, work_dir / f"{ts}-{stage}.tar.gz")
+    try:
+        client.upload_file(
+            str(tarball.path),
+            location.bucket,
+            key,
+            ExtraArgs={
+                "ChecksumAlgorithm": "SHA256",
+                "ContentType": "application/gzip",
+                "Metadata": {"sha256": tarball.sha256},
+            },
+            Config=transfer_config or TRANSFER_CONFIG,
+        )
+    except _FAILURES as error:
+        raise archive_error(error, location, "upload", key) from None
+    finally:
+        tarball.path.unlink(missing_ok=True)
+    return StageArchive(stage, key, tarball.size_bytes, tarball.sha256, _stage_collections(stage_dir, stage))
+
+
+def metadata_document(
+    location: S3Location,
+    ts: str,
+    raw: StageArchive,
+    transformed: StageArchive | None,
+    summary: dict[str, Any],
+    *,
+    uploaded_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The metadata object of an upload (spec shape), from the raw export summary."""
+    tables = summary.get("tables") or {}
+    source = summary.get("source") or {}
+    database = summary.get("database")
+    postgres = database if database == f"media_tool_{ts}" else None
+    exports: dict[str, Any] = {
+        "raw": {
+            "key": raw.key,
+            "size_bytes": raw.size_bytes,
+            "sha256": raw.sha256,
+            "record_count": summary.get("totalRecords"),
+            "tables_exported": len(tables),
+        },
+        "transformed": None,
+    }
+    if transformed is not None:
+        exports["transformed"] = {
+            "key": transformed.key,
+            "size_bytes": transformed.size_bytes,
+            "sha256": transformed.sha256,
+            "collections": list(transformed.collections),
+        }
+    return {
+        "timestamp": ts,
+        "export_date": timestamp_date(ts).isoformat(),
+        "source": {"kind": source.get("kind"), "database": database, "host": summary.get("host")},
+        "exports": exports,
+        "databases_created": {"postgres": postgres, "mongodb": f"mediatool_{ts}"},
+        "export_duration_seconds": summary.get("durationSeconds"),
+        "export_complete": True,
+        "uploaded_at": iso_utc(uploaded_at or datetime.now(UTC)),
+    }
+
+
+def write_metadata(
+    client: Any,
+    location: S3Location,
+    ts: str,
+    raw: StageArchive,
+    transformed: StageArchive | None,
+    summary: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the metadata object: call it only once every tarball is uploaded."""
+    document = metadata_document(location, ts, raw, transformed, summary)
+    key = location.metadata_key(ts)
+    body = (json.dumps(document, indent=2) + "\n").encode("utf-8")
+    try:
+        client.put_object(
+            Bucket=location.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/json",
+            ChecksumAlgorithm="SHA256",
+        )
+    except _FAILURES as error:
+        raise archive_error(error, location, "upload", key) from None
+    return document
+
+
+def _read_summary(layout: ExportsLayout, ts: str) -> dict[str, Any]:
+    path = layout.require_complete("raw", ts) / SUMMARY_FILES["raw"]
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _dry_run(location: S3Location, layout: ExportsLayout, ts: str) -> UploadResult:
+    planned: dict[str, StageArchive] = {}
+    for stage in _STAGES:
+        if stage == "raw" or layout.is_complete(stage, ts):
+            folder = layout.require_complete(stage, ts)
+            key = location.stage_key(stage, ts)
+            planned[stage] = StageArchive(
+                stage, key, _folder_bytes(folder), None, _stage_collections(folder, stage)
+            )
+    return UploadResult(
+        ts, location, planned["raw"], planned.get("transformed"), location.metadata_key(ts), None, True
+    )
+
+
+def upload_export(
+    client: Any,
+    location: S3Location,
+    layout: ExportsLayout,
+    ts: str,
+    *,
+    work_dir: Path,
+    dry_run: bool = False,
+    transfer_config: TransferConfig | None = None,
+) -> UploadResult:
+    """Upload raw (and, when complete, transformed) `<ts>`, then the metadata last.
+
+    An earlier metadata object of the same timestamp is removed first, so that
+    during a re-upload the export reads as incomplete, never as the old one
+    pointing at new tarballs. A dry run touches nothing remote and builds nothing:
+    it returns the keys and the local (uncompressed) sizes.
+    """
+    ts = validate_timestamp(ts)
+    if dry_run:
+        return _dry_run(location, layout, ts)
+    summary = _read_summary(layout, ts)
+    check_bucket(client, location, "upload")
+    metadata_key = location.metadata_key(ts)
+    if _object_exists(client, location, metadata_key, "upload"):
+        _delete(client, location, metadata_key, "upload")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    raw = upload_stage(client, location, layout, "raw", ts, work_dir, transfer_config=transfer_config)
+    transformed = None
+    if layout.is_complete("transformed", ts):
+        transformed = upload_stage(
+            client, location, layout, "transformed", ts, work_dir, transfer_config=transfer_config
+        )
+    metadata = write_metadata(client, location, ts, raw, transformed, summary)
+    return UploadResult(ts, location, raw, transformed, metadata_key, metadata)
+
+
+def _delete(client: Any, location: S3Location, key: str, operation: str) -> None:
+    try:
+        client.delete_object(Bucket=location.bucket, Key=key)
+    except _FAILURES as error:
+        raise archive_error(error, location, operation, key) from None
+
+
+# ---------------------------------------------------------------------------
+# List and download
+# ---------------------------------------------------------------------------
+
+
+def _metadata_keys(client: Any, location: S3Location) -> Iterator[str]:
+    paginator = client.get_paginator("list_objects_v2")
+    try:
+        for page in paginator.paginate(Bucket=location.bucket, Prefix=location.metadata_prefix):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+    except _FAILURES as error:
+        raise archive_error(error, location, "list") from None
+
+
+def _ts_of_metadata_key(key: str) -> str | None:
+    name = key.rsplit("/", 1)[-1]
+    if not name.endswith(".json"):
+        return None
+    try:
+        return validate_timestamp(name.removesuffix(".json"))
+    except ValueError:
+        return None
+
+
+def read_metadata(client: Any, location: S3Location, ts: str, operation: str) -> dict[str, Any]:
+    """The metadata object of `ts`; ArchiveError 'no export <ts> in s3://…' when absent."""
+    key = location.metadata_key(ts)
+    try:
+        body = client.get_object(Bucket=location.bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in ("NoSuchKey", "404"):
+            raise ArchiveError(f"no export {ts} in {location.url}") from None
+        raise archive_error(error, location, operation, key) from None
+    except (BotoCoreError, Boto3Error) as error:
+        raise archive_error(error, location, operation, key) from None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ArchiveError(
+            f"s3://{location.bucket}/{key}: metadata is not valid JSON ({operation})"
+        ) from None
+
+
+def list_remote(client: Any, location: S3Location) -> list[RemoteExport]:
+    """Every complete export in S3 (one per metadata object), newest first."""
+    found: list[RemoteExport] = []
+    for key in _metadata_keys(client, location):
+        ts = _ts_of_metadata_key(key)
+        if ts is None or key != location.metadata_key(ts):
+            continue
+        metadata = read_metadata(client, location, ts, "list")
+        exports = metadata.get("exports") or {}
+        transformed = exports.get("transformed")
+        found.append(
+            RemoteExport(
+                ts=ts,
+                metadata_key=key,
+                raw_size_bytes=int((exports.get("raw") or {}).get("size_bytes") or 0),
+                transformed_size_bytes=int(transformed.get("size_bytes") or 0) if transformed else None,
+                uploaded_at=metadata.get("uploaded_at"),
+                metadata=metadata,
+            )
+        )
+    return sorted(found, key=lambda item: item.ts, reverse=True)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(HASH_BUFFER):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download_verified(client: Any, location: S3Location, entry: dict[str, Any], path: Path) -> Path:
+    key = str(entry["key"])
+    try:
+        client.download_file(location.bucket, key, str(path))
+    except _FAILURES as error:
+        path.unlink(missing_ok=True)
+        raise archive_error(error, location, "download", key) from None
+    actual = _file_sha256(path)
+    if actual != entry.get("sha256"):
+        path.unlink(missing_ok=True)
+        raise ArchiveError(
+            f"s3://{location.bucket}/{key}: checksum mismatch "
+            f"(metadata sha256 {entry.get('sha256')}, downloaded {actual}) (download)"
+        )
+    return path
+
+
+def _remote_stages(metadata: dict[str, Any], location: S3Location, ts: str) -> dict[Stage, dict[str, Any]]:
+    exports = metadata.get("exports") or {}
+    stages: dict[Stage, dict[str, Any]] = {}
+    for stage in _STAGES:
+        entry = exports.get(stage)
+        if entry:
+            stages[stage] = entry
+    if "raw" not in stages:
+        raise ArchiveError(f"{location.url}: metadata of {ts} lists no raw export (download)")
+    return stages
+
+
+def _check_local_absent(layout: ExportsLayout, stages: list[Stage], ts: str) -> None:
+    for stage in stages:
+        if layout.is_complete(stage, ts):
+            raise ArchiveError(
+                f"{stage} export {ts} already exists at {layout.stage_dir(stage, ts)}; "
+                "not downloading over it (remove it first to restore it from S3)"
+            )
+
+
+def download_export(
+    client: Any, location: S3Location, layout: ExportsLayout, ts: str, *, work_dir: Path
+) -> list[Path]:
+    """Download `<ts>` from S3 into the exports root; the stage folders it created.
+
+    Every tarball is downloaded and checked against the metadata sha256 before
+    anything is extracted; a failure leaves no export folder behind.
+    """
+    ts = validate_timestamp(ts)
+    metadata = read_metadata(client, location, ts, "download")
+    stages = _remote_stages(metadata, location, ts)
+    _check_local_absent(layout, list(stages), ts)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tarballs: dict[Stage, Path] = {}
+    created: list[Path] = []
+    try:
+        for stage, entry in stages.items():
+            tarballs[stage] = _download_verified(client, location, entry, work_dir / f"{ts}-{stage}.tar.gz")
+        for stage, tarball in tarballs.items():
+            created.append(_extract_stage(layout, stage, ts, tarball))
+    except BaseException:
+        for folder in created:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        for tarball in tarballs.values():
+            tarball.unlink(missing_ok=True)
+    return created
+
+
+def _extract_stage(layout: ExportsLayout, stage: Stage, ts: str, tarball: Path) -> Path:
+    target = layout.stage_dir(stage, ts)
+    if target.exists() and not layout.is_complete(stage, ts):
+        # A folder without its summary is "not there" (spec): leftovers are replaced.
+        shutil.rmtree(target)
+    try:
+        return safe_extract(tarball, ts, target.parent, required_file=SUMMARY_FILES[stage])
+    except (ValueError, OSError) as error:
+        raise ArchiveError(f"{stage} export {ts}: {_one_line(error)} (download)") from None
+
+
+def archived_stage(client: Any, location: S3Location, stage: Stage, ts: str) -> StageArchive | None:
+    """The stage tarball already in S3 (as `upload_stage` left it), or None."""
+    key = location.stage_key(stage, ts)
+    try:
+        head = client.head_object(Bucket=location.bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise archive_error(error, location, "upload", key) from None
+    sha256 = (head.get("Metadata") or {}).get("sha256")
+    if not sha256:
+        return None
+    return StageArchive(stage, key, int(head["ContentLength"]), sha256)
+
+
+def withdraw_metadata(client: Any, location: S3Location, ts: str) -> None:
+    """Remove the metadata of `ts` (if any): the export reads as incomplete until it is rewritten."""
+    key = location.metadata_key(ts)
+    if _object_exists(client, location, key, "upload"):
+        _delete(client, location, key, "upload")

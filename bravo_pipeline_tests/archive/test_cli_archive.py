@@ -1,0 +1,84 @@
+"""The S3 archive end to end through the CLI and Dagster runs, against moto's HTTP server."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bravo_pipeline.archive.s3 import S3Location
+from bravo_pipeline.source.connection import with_database
+
+from .conftest import AWS_ENV
+
+TS = "20250622-072114"
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bravo_pipeline.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_export_upload_list_restore_round_trip(
+    pipeline_env: dict[str, str], s3_endpoint: str, s3_client: Any, bucket: str, admin_uri: str
+) -> None:
+    env = {**pipeline_env, **AWS_ENV, "BRAVO_S3_BUCKET": bucket, "BRAVO_S3_ENDPOINT_URL": s3_endpoint,
+           "BRAVO_POSTGRES_URI": with_database(admin_uri, "postgres")}
+    exports = Path(env["BRAVO_EXPORTS_DIR"])
+    done = _cli(env, "export", "--timestamp", TS, "--upload")
+    assert done.returncode == 0, done.stderr
+    location = S3Location(bucket)
+    keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert keys == {location.raw_key(TS), location.transformed_key(TS), location.metadata_key(TS)}
+    metadata = json.loads(s3_client.get_object(Bucket=bucket, Key=location.metadata_key(TS))["Body"].read())
+    assert metadata["export_complete"] is True and metadata["timestamp"] == TS
+
+    listing = _cli(env, "list").stdout.splitlines()
+    assert listing[1].startswith(TS) and " yes  " in listing[1]
+    assert _cli(env, "list", "--s3").stdout.startswith(TS)
+    dry = _cli(env, "upload", TS, "--dry-run")
+    assert dry.returncode == 0 and f"{TS}-raw.tar.gz" in dry.stdout and "would upload" in dry.stdout
+
+    raw_before, transformed_before = _files(exports / "raw" / TS), _files(exports / "transformed" / TS)
+    shutil.rmtree(exports / "raw")
+    shutil.rmtree(exports / "transformed")
+    restored = _cli(env, "restore", TS, "--from-s3", "--mongodb", "--postgres")
+    try:
+        assert restored.returncode == 0, restored.stderr
+        assert _files(exports / "raw" / TS) == raw_before
+        assert _files(exports / "transformed" / TS) == transformed_before
+        entries = json.loads((exports / "mongodb-versions.json").read_text())
+        assert [e["action"] for e in entries] == ["loaded", "restored"]
+        with psycopg.connect(with_database(admin_uri, f"media_tool_{TS}")) as conn:
+            count = conn.execute("SELECT count(*) FROM media_tool.campaigns").fetchone()[0]
+        assert count == json.loads(raw_before["export-summary.json"])["tables"]["campaigns"]["count"]
+    finally:
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "media_tool_{TS}" WITH (FORCE)')
+
+    # the restored export is a partition like any other: re-transform it, the archive follows
+    again = _cli(env, "transform", TS)
+    assert again.returncode == 0, again.stderr
+    assert s3_client.head_object(Bucket=bucket, Key=location.metadata_key(TS))
+
+    missing = _cli(env, "restore", "20200101-000000", "--from-s3")
+    assert missing.returncode == 1
+    assert f"no export 20200101-000000 in s3://{bucket}/postgres-exports" in missing.stderr
+
+
+def test_without_a_bucket_the_archive_is_skipped_and_upload_refused(pipeline_env: dict[str, str]) -> None:
+    env = {k: v for k, v in pipeline_env.items() if not k.startswith("BRAVO_S3")}
+    done = _cli(env, "export", "--timestamp", TS, "--upload")
+    assert done.returncode == 1 and "--upload needs BRAVO_S3_BUCKET" in done.stderr
+    assert _cli(env, "export", "--timestamp", TS, "--no-mongo").returncode == 0
+    refused = _cli(env, "upload", TS)
+    assert refused.returncode == 1 and "no S3 bucket configured" in refused.stderr
+    os.environ.pop("BRAVO_S3_BUCKET", None)

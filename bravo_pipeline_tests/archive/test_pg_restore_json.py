@@ -1,0 +1,176 @@
+"""Restore a raw export into a new PostgreSQL database, then export it again: same bytes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bravo_pipeline.archive.pg_restore_json import (
+    JsonNumber,
+    RestoreError,
+    converter_for,
+    drop_database,
+    json_text,
+    parse_row,
+    restore_postgres_from_raw,
+)
+from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.source.connection import with_database
+from bravo_pipeline.source.raw_export import export_raw
+from bravo_pipeline_tests.archive.conftest import EXPORT_TS
+
+TS = EXPORT_TS
+
+
+def _database_exists(admin_uri: str, name: str) -> bool:
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+@pytest.fixture
+def target_database(admin_uri: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = "restore_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:40]
+    drop_database(admin_uri, name)
+    yield name
+    drop_database(admin_uri, name)
+
+
+def test_converters_keep_exact_values() -> None:
+    assert converter_for("timestamp without time zone")("2025-03-01T05:00:00.123456Z") == (
+        "2025-03-01T05:00:00.123456"
+    )
+    convert = converter_for("timestamp(3) without time zone")
+    assert convert("2025-03-01T05:00:00.1Z") == "2025-03-01T05:00:00.1"
+    assert converter_for("timestamp with time zone")("2025-03-01T05:00:00Z") == "2025-03-01T05:00:00Z"
+    assert converter_for("bytea")("AAEC/w==") == b"\x00\x01\x02\xff"
+    assert converter_for("bytea")(None) is None
+    assert converter_for("money")("-0.01") == "-0.01"
+    row = parse_row(b'{"a": -0, "b": 0.1000000000000000055511151231257827, "c": [1e400, null, "x"]}')
+    assert row["a"] == "-0" and isinstance(row["a"], JsonNumber)
+    assert converter_for("jsonb")(row) == (
+        '{"a":-0,"b":0.1000000000000000055511151231257827,"c":[1e400,null,"x"]}'
+    )
+    assert converter_for("jsonb")(None) is None
+    assert converter_for("integer[]")([[JsonNumber("1"), None], []]) == '{{"1",NULL},{}}'
+    assert converter_for("text[]")(['a"b\\c', "NULL", None]) == '{"a\\"b\\\\c","NULL",NULL}'
+    assert converter_for("boolean[]")([True, False]) == '{"t","f"}'
+    assert converter_for("jsonb[]")([{"x": "é"}, [1], None]) == '{"{\\"x\\":\\"é\\"}","[1]",NULL}'
+    assert json_text("a\nb") == '"a\\nb"'
+
+
+def test_restore_then_export_gives_identical_files(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path
+) -> None:
+    raw_dir = source_exports.stage_dir("raw", TS)
+    counts = restore_postgres_from_raw(admin_uri, raw_dir, target_database)
+    summary = json.loads((raw_dir / "export-summary.json").read_text())
+    assert counts == {name: entry["count"] for name, entry in summary["tables"].items()}
+
+    again = tmp_path / "again"
+    again.mkdir()
+    export_raw(
+        with_database(admin_uri, target_database),
+        "media_tool",
+        again,
+        TS,
+        source={"kind": "demo", "dump": None},
+    )
+    for name, entry in summary["tables"].items():
+        assert (again / entry["filename"]).read_bytes() == (raw_dir / entry["filename"]).read_bytes(), name
+    original = json.loads((raw_dir / "schema.json").read_text())
+    restored = json.loads((again / "schema.json").read_text())
+    assert restored["tables"] == original["tables"]
+    assert restored["database"] == target_database
+
+
+EXOTIC_TABLE = """
+CREATE TABLE media_tool.exotic (
+  id integer PRIMARY KEY, b bytea, j json, jb jsonb, tz timestamptz, ts timestamp(3), r real,
+  d double precision, n numeric, m money, ta timestamp[], tza timestamptz[], ba bytea[], ja jsonb[],
+  na numeric[], fa float8[], t text, iv interval, tm time, dt date, bo boolean, ia integer[][],
+  vc varchar(5) NOT NULL
+)
+"""
+EXOTIC_ROWS = """
+INSERT INTO media_tool.exotic VALUES
+ (1, '\\x00ff0a5c'::bytea, '{"b": 1.10, "a": [1e400, null, "\\u00e9\\n"]}',
+  '{"z": 0.1000000000000000055511151231257827}',
+  '2025-03-01 05:00:00.123456+02', '2025-03-01 05:00:00.123', 1.1, 0.30000000000000004, 'NaN', -1234567.89,
+  ARRAY['2025-01-01 00:00:00.5'::timestamp, NULL], ARRAY['2025-01-01 00:00:00+00'::timestamptz],
+  ARRAY['\\x00'::bytea, NULL], ARRAY['{"x": [1, 2.50]}'::jsonb, NULL], ARRAY[1.50, NULL, 'NaN']::numeric[],
+  ARRAY['Infinity', '-0', 1e-300]::float8[], E'tab\there\\back\nnew "q" é 🚀', '1 day 02:03:04.5',
+  '23:59:59.999999', '0044-03-15 BC', true, '{{1,2},{3,NULL}}', 'abc'),
+ (2, NULL, NULL, 'null', NULL, NULL, 'Infinity', '-Infinity', 12.500, NULL, '{}', NULL, '{}', '{}', '{}',
+  '{}', '', NULL, NULL, NULL, NULL, '{}', '')
+"""
+
+
+def test_unusual_types_survive_restore_and_export(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path
+) -> None:
+    restore_postgres_from_raw(admin_uri, source_exports.stage_dir("raw", TS), target_database)
+    with psycopg.connect(with_database(admin_uri, target_database), autocommit=True) as conn:
+        conn.execute(EXOTIC_TABLE)
+        conn.execute(EXOTIC_ROWS)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    source = {"kind": "demo", "dump": None}
+    export_raw(with_database(admin_uri, target_database), "media_tool", first, TS, source=source)
+    again = target_database + "_2"
+    drop_database(admin_uri, again)
+    try:
+        counts = restore_postgres_from_raw(admin_uri, first, again)
+        assert counts["exotic"] == 2
+        export_raw(with_database(admin_uri, again), "media_tool", second, TS, source=source)
+    finally:
+        drop_database(admin_uri, again)
+    assert (second / "exotic.json").read_bytes() == (first / "exotic.json").read_bytes()
+    for path in first.glob("*.json"):
+        if path.name not in ("export-summary.json", "schema.json"):
+            assert (second / path.name).read_bytes() == path.read_bytes(), path.name
+    schema_first = json.loads((first / "schema.json").read_text())
+    schema_second = json.loads((second / "schema.json").read_text())
+    assert schema_second["tables"] == schema_first["tables"]
+
+
+def _corrupt(raw_dir: Path, tmp_path: Path, table: str, edit: str) -> Path:
+    copy = tmp_path / "raw"
+    shutil.copytree(raw_dir, copy)
+    path = copy / f"{table}.json"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if edit == "bad boolean":
+        row = json.loads(lines[2].rstrip().removesuffix(","))
+        row["is_deleted"] = "maybe"
+        lines[2] = json.dumps(row) + ",\n"
+    else:
+        lines[2] = lines[2][: len(lines[2]) // 2] + "\n"
+    path.write_text("".join(lines), encoding="utf-8")
+    return copy
+
+
+@pytest.mark.parametrize("edit", ["bad boolean", "truncated line"])
+def test_failure_drops_the_half_restored_database(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path, edit: str
+) -> None:
+    raw_dir = _corrupt(source_exports.stage_dir("raw", TS), tmp_path, "campaigns", edit)
+    with pytest.raises(RestoreError) as caught:
+        restore_postgres_from_raw(admin_uri, raw_dir, target_database)
+    message = str(caught.value)
+    assert "\n" not in message and "table campaigns" in message and target_database in message
+    assert not _database_exists(admin_uri, target_database)
+
+
+def test_existing_database_is_refused_and_kept(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str
+) -> None:
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{target_database}"')
+    with pytest.raises(RestoreError, match=f"database {target_database} already exists"):
+        restore_postgres_from_raw(admin_uri, source_exports.stage_dir("raw", TS), target_database)
+    assert _database_exists(admin_uri, target_database)
