@@ -289,6 +289,105 @@ def _restore_mongodb(settings: Settings, layout: ExportsLayout, ts: str) -> None
     _say(f"restored into {_mongodb_line(settings, ts)}")
 
 
+def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.ops.compare import compare_exports, default_report_path, render, write_report
+
+    ts1, ts2 = validate_timestamp(args.ts1), validate_timestamp(args.ts2)
+    layout = ExportsLayout(settings.exports_dir)
+    report = compare_exports(layout, ts1, ts2)
+    path = Path(args.output) if args.output else default_report_path(layout, ts1, ts2, args.format)
+    write_report(path, render(report, args.format))
+    summary = report["summary"]
+    _say(f"compare {ts1} -> {ts2}: {summary['tables_with_changes']} of {summary['total_tables']} tables changed, "
+         f"{summary['total_records_v1']} -> {summary['total_records_v2']} rows")
+    for table, entry in sorted(report["details"].items()):
+        if entry["added"] or entry["removed"] or entry["changed"] or any(entry["schema"].values()):
+            _say(f"  {table}: +{entry['added']} -{entry['removed']} ~{entry['changed']}")
+    campaigns = (report.get("transformed") or {}).get("campaigns")
+    if campaigns:
+        _say(f"  transformed campaigns: +{campaigns['added']} -{campaigns['removed']} ~{campaigns['changed']}")
+    _say(f"report: {path}")
+    return 0
+
+
+def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from bravo_pipeline.automation import stores_for
+    from bravo_pipeline.definitions import build_resources
+    from bravo_pipeline.ops.cleanup import find_cleanup, run_cleanup
+    from bravo_pipeline.ops.retention import parse_duration
+    from bravo_pipeline.partitions import EXPORT_PARTITIONS_NAME
+    from bravo_pipeline.runner import instance
+
+    older_than = parse_duration(args.older_than)
+    if args.s3 and not settings.s3_bucket:
+        raise CommandError("--s3 needs BRAVO_S3_BUCKET")
+    layout = ExportsLayout(settings.exports_dir)
+    resources = build_resources(settings, secrets_from_env_vars=False)
+    stores = stores_for(resources["archive"], resources["mongodb"], resources["source"],
+                        s3=args.s3, databases=args.databases)
+    report = find_cleanup(layout, now=datetime.now(UTC), older_than=older_than, keep=args.keep, stores=stores)
+    for ts, reason in report.plan.kept.items():
+        _say(f"keep   {ts}  ({reason})")
+    for ts in report.plan.delete:
+        items = report.items.get(ts, [])
+        total = sum(item.size_bytes or 0 for item in items)
+        _say(f"{'would delete' if args.dry_run else 'delete'} {ts}  ({_human_bytes(total)})")
+        for item in items:
+            size = f" ({_human_bytes(item.size_bytes)})" if item.size_bytes is not None else ""
+            _say(f"    {item.store:<8} {item.name}{size}")
+    if not args.dry_run and report.plan.delete:
+        with instance() as dagster_instance:
+            def remove_partition(ts: str) -> None:
+                if dagster_instance.has_dynamic_partition(EXPORT_PARTITIONS_NAME, ts):
+                    dagster_instance.delete_dynamic_partition(EXPORT_PARTITIONS_NAME, ts)
+
+            run_cleanup(layout, report, stores, remove_partition)
+        _say(f"deleted {len(report.deleted)} export(s)")
+    if not report.plan.delete:
+        _say("nothing to delete")
+    if report.failures:
+        for failure in report.failures:
+            print(f"bravo-pipeline: could not clean: {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.mongo.registry import Registry, version_database
+    from bravo_pipeline.runner import instance, latest_checks
+
+    ts = validate_timestamp(args.timestamp)
+    layout = ExportsLayout(settings.exports_dir)
+    raw = json.loads((layout.require_complete("raw", ts) / "export-summary.json").read_text())
+    _say(f"export {ts}")
+    dump = f", dump {raw['source']['dump']}" if raw["source"].get("dump") else ""
+    _say(f"  exported at:  {raw['exportedAt']} from {raw['source']['kind']} ({raw['database']} on {raw['host']}{dump})")
+    _say(f"  raw:          {len(raw['tables'])} tables, {raw['totalRecords']} rows, "
+         f"{_human_bytes(raw['totalBytes'])} in {raw['durationSeconds']}s -> {layout.stage_dir('raw', ts)}")
+    if layout.is_complete("transformed", ts):
+        t = json.loads(layout.summary_path("transformed", ts).read_text())
+        orphans = {kind: entry["count"] for kind, entry in t["orphans"].items()}
+        _say(f"  transformed:  {t['totalCampaigns']} campaigns, {t['totalStrategies']} strategies, "
+             f"{t['totalLineItems']} line items; orphans {orphans}; unresolved users {t['unresolvedUsers']}")
+    else:
+        _say("  transformed:  no")
+    registry = Registry(settings.exports_dir)
+    loaded = ts in registry.loaded_versions()
+    current = " (current)" if registry.current_version() == ts else ""
+    _say(f"  mongodb:      {version_database(ts) + current if loaded else 'not loaded'}")
+    if settings.s3_bucket:
+        in_s3 = ts in {item.ts for item in _remote_exports(settings)}
+        _say(f"  s3:           {'yes' if in_s3 else 'no'} (s3://{settings.s3_bucket}/{settings.s3_prefix})")
+    with instance() as dagster_instance:
+        checks = latest_checks(dagster_instance, ts)
+    _say("  checks:" + ("" if checks else "       none recorded"))
+    for check in checks:
+        _say(f"    {check}")
+    return 0
+
+
 def cmd_demo_db(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.source.demo_db import build_demo_database
 
@@ -424,6 +523,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = add("list", cmd_list, "one line per export, newest first")
     listing.add_argument("--s3", action="store_true", help="list the exports in the S3 bucket instead")
+
+    compare = add("compare", cmd_compare, "compare two exports: every table and the campaign documents")
+    compare.add_argument("ts1", metavar="TS1")
+    compare.add_argument("ts2", metavar="TS2")
+    compare.add_argument("--format", choices=["json", "html", "markdown"], default="json")
+    compare.add_argument("--output", metavar="FILE",
+                         help="where to write the report (default exports/comparison-reports/)")
+
+    cleanup = add("cleanup", cmd_cleanup, "delete old exports everywhere they live, with their partition keys")
+    cleanup.add_argument("--older-than", default="7d", help="age to delete: 7d, 12h, 30m, 2w (default 7d)")
+    cleanup.add_argument("--keep", type=int, default=3, help="always keep the N newest exports (default 3)")
+    cleanup.add_argument("--dry-run", action="store_true", help="print what would be deleted, delete nothing")
+    cleanup.add_argument("--s3", action="store_true", help="also delete their S3 archives")
+    cleanup.add_argument("--databases", action="store_true",
+                         help="also drop mediatool_<ts> (MongoDB) and media_tool_<ts> (PostgreSQL)")
+
+    show = add("show", cmd_show, "the summaries of one export, and its checks")
+    show.add_argument("timestamp", metavar="TS")
 
     upload = add("upload", cmd_upload, "archive an existing export to S3 (tarballs, then metadata)")
     upload.add_argument("timestamp", metavar="TS")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from dagster import AssetKey, AssetSelection, Definitions, EnvVar, define_asset_job
 
 from bravo_pipeline.assets.archive import archive_s3
 from bravo_pipeline.assets.mongodb import mongodb_current, mongodb_version
 from bravo_pipeline.assets.raw import raw_export
+from bravo_pipeline.assets.reports import changes_report
 from bravo_pipeline.assets.source import source_database
 from bravo_pipeline.assets.transformed import transformed_campaigns
+from bravo_pipeline.automation import cleanup_job, daily_cleanup_schedule, scheduled_export_sensor
 from bravo_pipeline.checks import ALL_CHECKS
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
@@ -23,24 +26,25 @@ TRANSFORM_JOB = "transform_job"
 PROMOTE_JOB = "promote_job"
 
 
+def _secret(name: str, value: str | None, from_env_var: bool) -> str | None:
+    """In runs, URIs (which may hold passwords) are Dagster EnvVars, resolved at run time."""
+    if not value:
+        return None
+    return EnvVar(name) if from_env_var else value
+
+
 def postgres_source(settings: Settings, *, secrets_from_env_vars: bool = True) -> PostgresSource:
-    """The PostgreSQL resource; in runs, URIs (which may hold passwords) are Dagster EnvVars."""
-
-    def secret(name: str, value: str | None) -> str | None:
-        if not value:
-            return None
-        return EnvVar(name) if secrets_from_env_vars else value
-
     return PostgresSource(
-        uri=secret("BRAVO_SOURCE_URI", settings.source_uri),
-        restore_uri=secret("BRAVO_POSTGRES_URI", settings.postgres_uri),
+        uri=_secret("BRAVO_SOURCE_URI", settings.source_uri, secrets_from_env_vars),
+        restore_uri=_secret("BRAVO_POSTGRES_URI", settings.postgres_uri, secrets_from_env_vars),
         schema_name=settings.source_schema,
         state_dir=str(settings.state_dir),
         export_workers=settings.export_workers,
     )
 
 
-def build_resources(settings: Settings) -> dict[str, object]:
+def build_resources(settings: Settings, *, secrets_from_env_vars: bool = True) -> dict[str, Any]:
+    """Every resource, from settings. Outside a run (the CLI), pass secrets_from_env_vars=False."""
     archive = ArchiveResource(
         bucket=settings.s3_bucket,
         prefix=settings.s3_prefix,
@@ -49,10 +53,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
     )
     return {
         "archive": archive,
-        "source": postgres_source(settings),
+        "source": postgres_source(settings, secrets_from_env_vars=secrets_from_env_vars),
         "exports_io_manager": ExportsIOManager(exports_dir=str(settings.exports_dir), archive=archive),
         "mongodb": MongoResource(
-            uri=EnvVar("BRAVO_MONGODB_URI") if settings.mongodb_uri else None,
+            uri=_secret("BRAVO_MONGODB_URI", settings.mongodb_uri, secrets_from_env_vars),
             embedded_path=str(settings.state_dir / "mongodb"),
             current_database=settings.mongodb_database,
         ),
@@ -108,10 +112,13 @@ def export_selection(*, dump: bool = False, raw: bool = True, mongodb: bool = Tr
 def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=[
-            source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current, archive_s3
+            source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current, archive_s3,
+            changes_report,
         ],
         asset_checks=ALL_CHECKS,
-        jobs=[export_job, dump_export_job, transform_job, promote_job],
+        jobs=[export_job, dump_export_job, transform_job, promote_job, cleanup_job],
+        sensors=[scheduled_export_sensor],
+        schedules=[daily_cleanup_schedule],
         resources=build_resources(settings or Settings.from_env()),
     )
 

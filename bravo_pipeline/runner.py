@@ -72,6 +72,23 @@ class RunOutcome:
         return self.error or "the run failed"
 
 
+def latest_checks(dagster_instance: DagsterInstance, ts: str) -> list[CheckLine]:
+    """The latest evaluation of every check for partition `ts`, from the instance's runs."""
+    from dagster import RunsFilter
+
+    found: dict[tuple[str, str], CheckLine] = {}
+    for run in dagster_instance.get_runs(filters=RunsFilter(tags={"dagster/partition": ts})):  # newest first
+        records = dagster_instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        for record in records:
+            data = record.event_log_entry.dagster_event.asset_check_evaluation_data
+            key = (data.asset_key.to_user_string(), data.check_name)
+            if key not in found:
+                found[key] = CheckLine(key[0], key[1], data.passed, data.severity.value, data.description or "")
+    return [found[key] for key in sorted(found)]
+
+
 def check_lines(result: ExecuteInProcessResult) -> list[CheckLine]:
     return [
         CheckLine(

@@ -1,0 +1,144 @@
+"""Retention across every store an export lives in: local files, S3, MongoDB and PostgreSQL.
+
+The CLI and the Dagster cleanup job both call `find_cleanup` then `run_cleanup`.
+Order makes a crash safe: remote copies and databases go first, the local raw
+folder (whose summary makes the export listed) last, then the partition key.
+A store that cannot be reached is reported and skipped; the rest is cleaned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.mongo.registry import Registry, registry_entry, version_database
+from bravo_pipeline.ops.retention import CleanupPlan, delete_local, local_artifacts, plan_cleanup
+from bravo_pipeline.source.dump_restore import dump_database_name
+
+
+@dataclass(frozen=True)
+class Item:
+    store: str  # local, s3, mongodb, postgres
+    name: str
+    size_bytes: int | None
+
+
+@dataclass
+class CleanupReport:
+    plan: CleanupPlan
+    items: dict[str, list[Item]] = field(default_factory=dict)  # ts → what goes
+    deleted: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    unreachable: set[str] = field(default_factory=set)  # a store of theirs could not be asked
+
+
+@dataclass
+class Stores:
+    """Optional stores: None means "not asked for" (no --s3 / --databases)."""
+
+    s3_client: Any = None
+    s3_location: Any = None
+    mongodb: Any = None  # a context-manager factory yielding a DocumentStore
+    postgres_admin_uri: str | None = None
+
+
+def find_cleanup(layout: ExportsLayout, *, now: datetime, older_than: timedelta, keep: int,
+                 stores: Stores) -> CleanupReport:
+    registry = Registry(layout.root)
+    current = registry.current_version()
+    plan = plan_cleanup(layout.timestamps("raw"), now=now, older_than=older_than, keep=keep,
+                        protected={current} if current else set())
+    report = CleanupReport(plan)
+    for ts in plan.delete:
+        failed_before = len(report.failures)
+        report.items[ts] = _items(layout, ts, stores, report.failures)
+        if len(report.failures) > failed_before:
+            report.unreachable.add(ts)
+    return report
+
+
+def _items(layout: ExportsLayout, ts: str, stores: Stores, failures: list[str]) -> list[Item]:
+    items = [Item("local", str(a.path), a.size_bytes) for a in local_artifacts(layout, ts)]
+    if stores.s3_client is not None:
+        location = stores.s3_location
+        try:
+            for key in (location.metadata_key(ts), location.raw_key(ts), location.transformed_key(ts)):
+                size = _s3_size(stores.s3_client, location.bucket, key)
+                if size is not None:
+                    items.append(Item("s3", f"s3://{location.bucket}/{key}", size))
+        except Exception as error:
+            failures.append(f"s3://{location.bucket}: {_one_line(error)}")
+    if stores.mongodb is not None:
+        try:
+            with stores.mongodb() as store:
+                if version_database(ts) in store.database_names():
+                    items.append(Item("mongodb", version_database(ts), None))
+        except Exception as error:
+            failures.append(f"MongoDB: {_one_line(error)}")
+    if stores.postgres_admin_uri is not None:
+        try:
+            if _pg_database_exists(stores.postgres_admin_uri, dump_database_name(ts)):
+                items.append(Item("postgres", dump_database_name(ts), None))
+        except Exception as error:
+            failures.append(f"PostgreSQL: {_one_line(error)}")
+    return items
+
+
+def run_cleanup(layout: ExportsLayout, report: CleanupReport, stores: Stores,
+                remove_partition: Callable[[str], None]) -> CleanupReport:
+    """Delete what `find_cleanup` found, export by export, oldest first."""
+    registry = Registry(layout.root)
+    for ts in report.plan.delete:
+        failed_before = len(report.failures)
+        for item in [i for i in report.items.get(ts, []) if i.store != "local"]:
+            try:
+                _delete_remote(item, stores, registry, ts)
+            except Exception as error:
+                report.failures.append(f"{item.name}: {_one_line(error)}")
+        if len(report.failures) > failed_before or ts in report.unreachable:
+            continue  # keep the local export listed, so the next cleanup retries it
+        delete_local(layout, ts)
+        remove_partition(ts)
+        report.deleted.append(ts)
+    return report
+
+
+def _delete_remote(item: Item, stores: Stores, registry: Registry, ts: str) -> None:
+    if item.store == "s3":
+        key = item.name.split("/", 3)[3]
+        stores.s3_client.delete_object(Bucket=stores.s3_location.bucket, Key=key)
+    elif item.store == "mongodb":
+        with stores.mongodb() as store:
+            store.drop_database(item.name)
+        registry.append(registry_entry(ts, "dropped", database=item.name, collections={},
+                                       source_postgres_db=None, notes="cleanup"))
+    elif item.store == "postgres":
+        from bravo_pipeline.source.dump_restore import drop_database
+
+        drop_database(stores.postgres_admin_uri or "", item.name)
+
+
+def _s3_size(client: Any, bucket: str, key: str) -> int | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
+def _pg_database_exists(admin_uri: str, database: str) -> bool:
+    from bravo_pipeline.source.connection import connect
+
+    with connect(admin_uri, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is not None
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
