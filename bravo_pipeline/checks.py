@@ -109,8 +109,8 @@ def transform_conservation(
     name="mongodb_matches_transformed",
     partitions_def=export_partitions,
     description=(
-        "Document count and the exact decimal sum of price.targetAmount in mediatool_<ts> equal "
-        "those of transformed/<ts>/campaigns.json."
+        "Document count and the exact decimal sum of price.targetAmount in `mediatool_<ts>` equal "
+        "those of `transformed/<ts>/campaigns.json`."
     ),
 )
 def mongodb_matches_transformed(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dagster import AssetKey, AssetSelection, Definitions, EnvVar, define_asset_job
+from dagster import AssetKey, AssetSelection, Definitions, EnvVar, define_asset_job, map_asset_specs
 
 from bravo_pipeline.assets.archive import archive_s3
 from bravo_pipeline.assets.mongodb import mongodb_current, mongodb_version
@@ -109,12 +109,16 @@ def export_selection(*, dump: bool = False, raw: bool = True, mongodb: bool = Tr
     return keys
 
 
+OWNERS = ["team:data-engineering"]
+ASSETS = map_asset_specs(
+    lambda spec: spec.merge_attributes(owners=OWNERS),  # one policy for every asset, in one place
+    [source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current, archive_s3, changes_report],
+)
+
+
 def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
-        assets=[
-            source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current, archive_s3,
-            changes_report,
-        ],
+        assets=ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[export_job, dump_export_job, transform_job, promote_job, cleanup_job],
         sensors=[scheduled_export_sensor],

@@ -24,7 +24,7 @@ ARCHIVE_KEY = AssetKey(["archive", "s3"])
     io_manager_key="exports_io_manager",
     output_required=False,
     description=(
-        "s3://<bucket>/<prefix>/{raw,transformed}/<date>/<ts>-*.tar.gz and metadata/<date>/<ts>.json. "
+        "`s3://<bucket>/<prefix>/{raw,transformed}/<date>/<ts>-*.tar.gz` and `metadata/<date>/<ts>.json`. "
         "The tarballs are uploaded as the stages publish; this asset uploads any that are missing and "
         "writes the metadata last, so its presence means the archive is complete. Skipped (not "
         "materialized) when BRAVO_S3_BUCKET is unset."

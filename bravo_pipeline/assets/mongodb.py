@@ -52,7 +52,7 @@ def _source_database(raw_summary: StageFile) -> str | None:
     kinds={"mongodb"},
     code_version=CODE_VERSION,
     description=(
-        "Database mediatool_<ts>, collection campaigns: the transformed documents with Decimal128 "
+        "Database `mediatool_<ts>`, collection campaigns: the transformed documents with Decimal128 "
         "decimals and BSON dates, indexed. Loaded into a staging collection and swapped in, so "
         "readers never see a half-loaded version; re-materializing replaces, never duplicates."
     ),

@@ -38,7 +38,7 @@ def _outs() -> dict[str, AssetOut]:
         table: AssetOut(
             key=raw_table_key(table),
             io_manager_key="exports_io_manager",
-            description=f"Rows of media_tool.{table} at the export snapshot: raw/<ts>/{table}.json.",
+            description=f"Rows of media_tool.{table} at the export snapshot: `raw/<ts>/{table}.json`.",
             kinds={"postgres", "json"},
             code_version=CODE_VERSION,
         )
@@ -48,7 +48,7 @@ def _outs() -> dict[str, AssetOut]:
         key=SUMMARY_KEY,
         io_manager_key="exports_io_manager",
         description=(
-            "raw/<ts>/export-summary.json and schema.json: counts, sizes and sha256 of every "
+            "`raw/<ts>/export-summary.json` and `schema.json`: counts, sizes and sha256 of every "
             "table file, the source catalog. Written last: its presence means the export is complete."
         ),
         kinds={"json"},

@@ -38,9 +38,9 @@ class DumpConfig(Config):
     kinds={"postgres"},
     code_version="source-1",
     description=(
-        "Database media_tool_<ts>: a production dump restored on BRAVO_POSTGRES_URI (default: the "
+        "Database `media_tool_<ts>`: a production dump restored on BRAVO_POSTGRES_URI (default: the "
         "embedded server), the source of a dump export. The dump passes through "
-        "exports/temp/prod_dump_<ts>.<ext> and is removed after a successful restore."
+        "`exports/temp/prod_dump_<ts>.<ext>` and is removed after a successful restore."
     ),
 )
 def source_database(

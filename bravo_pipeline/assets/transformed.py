@@ -25,7 +25,7 @@ CODE_VERSION = "transformed-1"
     kinds={"polars", "json"},
     code_version=CODE_VERSION,
     description=(
-        "transformed/<ts>/campaigns.json: one document per campaign with its account, team, "
+        "`transformed/<ts>/campaigns.json`: one document per campaign with its account, team, "
         "strategies and line items embedded; exact decimals, deterministic. Re-materialize an old "
         "partition to rebuild it from that export's raw files."
     ),
