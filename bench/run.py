@@ -80,8 +80,10 @@ import json, psycopg
 from psycopg.rows import dict_row
 from bravo_pipeline.source.catalog import read_catalog
 rows_total = bytes_total = 0
+with psycopg.connect(URI) as catalog_conn:
+    tables = read_catalog(catalog_conn, "media_tool")
 with psycopg.connect(URI, row_factory=dict_row) as conn:
-    for table in read_catalog(conn, "media_tool"):
+    for table in tables:
         key = ", ".join(f'"{c}"' for c in table.primary_key) or "1"
         rows, offset = [], 0
         while True:
@@ -118,7 +120,7 @@ print(json.dumps(result))
 def run_stage(name: str, uri: str, out: Path, work: Path, workers: int) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     script = STAGE_PRELUDE + STAGE_SCRIPTS[name] + STAGE_EPILOGUE
-    args = [uri, out, work / "raw", work / "transformed", work / "mongo", TS, str(workers)]
+    args = [uri, out, work / "raw" / TS, work / "transformed" / TS, work / "mongo", TS, str(workers)]
     done = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True,
                           text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
@@ -157,6 +159,7 @@ def run_limit(uri: str, out: Path) -> dict[str, Any]:
 def run_cli_export(uri: str, work: Path) -> dict[str, Any]:
     env = {**os.environ, "BRAVO_SOURCE_URI": uri, "BRAVO_EXPORTS_DIR": str(work / "exports"),
            "DAGSTER_HOME": str(work / "dagster_home"), "BRAVO_STATE_DIR": str(work / "state")}
+    work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "bravo_pipeline.cli", "export", "--timestamp", TS],
                           env=env, cwd=work, capture_output=True, text=True, check=False)
@@ -178,13 +181,14 @@ def bench_scale(admin_uri: str, scale: float, workers: int, naive: bool) -> dict
     work = Path(tempfile.mkdtemp(prefix=f"bravo-bench-{scale}-"))
     try:
         stages: dict[str, Any] = {"limit": run_limit(uri, work / "limit")}
-        stages["export"] = run_stage("export", uri, work / "raw", work, workers)
-        stages["export_1_worker"] = run_stage("export", uri, work / "raw1", work, 1)
-        stages["transform"] = run_stage("transform", uri, work / "transformed", work, workers)
+        # next, while the only other child so far is psql: RUSAGE_CHILDREN's peak is then the CLI's own
+        stages["cli_export"] = run_cli_export(uri, work / "cli")
+        stages["export"] = run_stage("export", uri, work / "raw" / TS, work, workers)
+        stages["export_1_worker"] = run_stage("export", uri, work / "raw1" / TS, work, 1)
+        stages["transform"] = run_stage("transform", uri, work / "transformed" / TS, work, workers)
         stages["load"] = run_stage("load", uri, work / "mongo", work, workers)
         stages["archive"] = run_stage("archive", uri, work / "archive", work, workers)
         stages["checks"] = run_stage("checks", uri, work / "checks", work, workers)
-        stages["cli_export"] = run_cli_export(uri, work / "cli")
         if naive:
             stages["naive"] = run_stage("naive", uri, work / "naive", work, workers)
     finally:

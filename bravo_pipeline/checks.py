@@ -40,8 +40,7 @@ def _result(outcome: quality.CheckOutcome) -> AssetCheckResult:
 def raw_completeness(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
-    raw_dir = exports_io_manager.layout.stage_dir("raw", context.partition_key)
-    return _result(quality.raw_completeness(raw_dir))
+    return _result(quality.raw_completeness(exports_io_manager.local_stage("raw", context.partition_key)))
 
 
 @asset_check(
@@ -57,8 +56,7 @@ def raw_completeness(
 def referential_integrity(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
-    raw_dir = exports_io_manager.layout.stage_dir("raw", context.partition_key)
-    return _result(quality.referential_integrity(raw_dir))
+    return _result(quality.referential_integrity(exports_io_manager.local_stage("raw", context.partition_key)))
 
 
 @asset_check(
@@ -77,7 +75,7 @@ def schema_drift(
     ts = context.partition_key
     previous = quality.previous_export(layout, ts)
     before = quality.load_schema(layout.stage_dir("raw", previous)) if previous else None
-    current = quality.load_schema(layout.stage_dir("raw", ts))
+    current = quality.load_schema(exports_io_manager.local_stage("raw", ts))
     outcome = quality.schema_drift(before, current, quality.used_columns_of_transform())
     outcome.metadata["previous_export"] = previous or "none"
     return _result(outcome)
@@ -97,10 +95,11 @@ def schema_drift(
 def transform_conservation(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
-    layout = exports_io_manager.layout
     ts = context.partition_key
     return _result(
-        quality.transform_conservation(layout.stage_dir("raw", ts), layout.stage_dir("transformed", ts))
+        quality.transform_conservation(
+            exports_io_manager.local_stage("raw", ts), exports_io_manager.local_stage("transformed", ts)
+        )
     )
 
 
@@ -121,7 +120,7 @@ def mongodb_matches_transformed(
     ts = context.partition_key
     with mongodb.open() as store:
         outcome = quality.mongodb_version(
-            store, version_database(ts), exports_io_manager.layout.stage_dir("transformed", ts)
+            store, version_database(ts), exports_io_manager.local_stage("transformed", ts)
         )
     return _result(outcome)
 

@@ -92,9 +92,11 @@ def _export_plan(args: argparse.Namespace, settings: Settings) -> tuple[str, str
     if kind == "dump":
         if not args.dump and not settings.source_uri:
             raise CommandError("--source dump needs --dump FILE, or BRAVO_SOURCE_URI to run pg_dump on")
-        dump = str(Path(args.dump).resolve()) if args.dump else ""
-        if dump and not Path(dump).exists():
-            raise CommandError(f"dump {args.dump} does not exist")
+        dump = args.dump or ""
+        if dump and not dump.startswith("s3://"):
+            dump = str(Path(dump).resolve())
+            if not Path(dump).exists():
+                raise CommandError(f"dump {args.dump} does not exist")
         config["source__media_tool_db"] = {"dump": dump, "keep_dump": args.keep_dump}
         pg_dump = f"pg_dump of {redact_uri(settings.source_uri or '')}"
         described = f"dump {args.dump}" if args.dump else pg_dump
@@ -160,7 +162,8 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
 
     ts = validate_timestamp(args.timestamp)
     layout = ExportsLayout(settings.exports_dir)
-    layout.require_complete("raw", ts)
+    if not settings.shared_root:  # with a shared root, the run fetches the raw export itself
+        layout.require_complete("raw", ts)
     _say(f"transform {ts} from {layout.stage_dir('raw', ts)}")
     with instance() as dagster_instance:
         outcome = run_job(
@@ -498,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--source", choices=["demo", "live", "dump"], default=None,
                         help="demo: the embedded server; live: BRAVO_SOURCE_URI; dump: a dump restored "
                              "into media_tool_<ts> (default: live when BRAVO_SOURCE_URI is set, else demo)")
-    export.add_argument("--dump", metavar="FILE", help="the dump to restore (plain SQL, -Fc or -Fd, "
+    export.add_argument("--dump", metavar="FILE_OR_S3_URL", help="the dump to restore, a file or s3://bucket/key "
+                        "(plain SQL, -Fc or -Fd, "
                         "optionally gzip); without it, --source dump runs pg_dump on BRAVO_SOURCE_URI")
     export.add_argument("--keep-dump", action="store_true",
                         help="keep exports/temp/prod_dump_<ts>.* after the restore")

@@ -54,7 +54,9 @@ def build_resources(settings: Settings, *, secrets_from_env_vars: bool = True) -
     return {
         "archive": archive,
         "source": postgres_source(settings, secrets_from_env_vars=secrets_from_env_vars),
-        "exports_io_manager": ExportsIOManager(exports_dir=str(settings.exports_dir), archive=archive),
+        "exports_io_manager": ExportsIOManager(
+            exports_dir=str(settings.exports_dir), archive=archive, shared_root=settings.shared_root
+        ),
         "mongodb": MongoResource(
             uri=_secret("BRAVO_MONGODB_URI", settings.mongodb_uri, secrets_from_env_vars),
             embedded_path=str(settings.state_dir / "mongodb"),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
+from bravo_pipeline.archive.shared_store import SharedRoot, pull_stage, push_stage
 from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
 from bravo_pipeline.resources import ArchiveResource
 
@@ -48,6 +49,7 @@ class ExportsIOManager(ConfigurableIOManager):
 
     exports_dir: str
     archive: ArchiveResource
+    shared_root: str | None = None  # s3://bucket/prefix: the exports root shared by every host (BRAVO_SHARED_ROOT)
 
     @property
     def layout(self) -> ExportsLayout:
@@ -59,10 +61,20 @@ class ExportsIOManager(ConfigurableIOManager):
     def abandon(self, staging: Path) -> None:
         self.layout.abandon(staging)
 
+    def local_stage(self, stage: Stage, ts: str) -> Path:
+        """A complete stage folder on this host: pulled from the shared root first when needed."""
+        if self.shared_root and not self.layout.is_complete(stage, ts):
+            pull_stage(self.archive.client(), SharedRoot.parse(self.shared_root), self.layout, stage, ts)
+        return self.layout.require_complete(stage, ts)
+
     def handle_output(self, context: OutputContext, obj: object) -> None:
         if isinstance(obj, StagedFolder):
             published = self.layout.publish(obj.path, obj.stage, obj.ts, replace=obj.replace)
             context.log.info(f"published {published}")
+            if self.shared_root:
+                pushed = push_stage(self.archive.client(), SharedRoot.parse(self.shared_root), self.layout,
+                                    obj.stage, obj.ts)
+                context.log.info(f"pushed {pushed} files to {self.shared_root}/{obj.stage}/{obj.ts}/")
             if self.archive.enabled:
                 archived = self.archive.mirror_stage(self.layout, obj.stage, obj.ts)
                 context.log.info(f"archived to s3://{self.archive.bucket}/{archived.key}")
@@ -72,7 +84,7 @@ class ExportsIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> StageFile:
         stage, name = _stage_and_name(list(context.asset_key.path))
         ts = context.asset_partition_key
-        folder = self.layout.require_complete(stage, ts)
+        folder = self.local_stage(stage, ts)
         filename = SUMMARY_FILES[stage] if name == "export_summary" else f"{name}.json"
         path = folder / filename
         if not path.is_file():

@@ -118,6 +118,19 @@ class ArchiveResource(ConfigurableResource):
         """A boto3 client from dagster-aws's S3Resource (standard retries with backoff, 8 attempts)."""
         return S3Resource(endpoint_url=self.endpoint_url, region_name=self.region_name, max_attempts=8).get_client()
 
+    def download(self, url: str, target: Path) -> Path:
+        """Download `s3://bucket/key` to `target` (any bucket, not only the archive's)."""
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        if not bucket or not key:
+            raise ArchiveError(f"not an S3 object URL: {url} (expected s3://bucket/key)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.client().download_file(bucket, key, str(target))
+        except Exception as error:
+            target.unlink(missing_ok=True)
+            raise ArchiveError(f"cannot download {url}: {str(error).splitlines()[0]}") from None
+        return target
+
     def mirror_stage(self, layout: ExportsLayout, stage: Stage, ts: str) -> StageArchive:
         """Upload a just-published stage; the metadata is withdrawn until archive/s3 rewrites it."""
         client, location = self.client(), self.location()

@@ -50,6 +50,7 @@ class Settings:
     s3_prefix: str
     s3_endpoint_url: str | None
     export_workers: int
+    shared_root: str | None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,6 +67,7 @@ class Settings:
             s3_prefix=(_env("BRAVO_S3_PREFIX") or DEFAULT_S3_PREFIX).strip("/"),
             s3_endpoint_url=_env("BRAVO_S3_ENDPOINT_URL"),
             export_workers=int(_env("BRAVO_EXPORT_WORKERS") or "2"),
+            shared_root=_env("BRAVO_SHARED_ROOT"),
         )
 
 

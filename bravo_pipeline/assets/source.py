@@ -14,9 +14,10 @@ from dagster import (
 
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import PostgresSource
+from bravo_pipeline.resources import ArchiveResource, PostgresSource
 from bravo_pipeline.source.dump_restore import (
     dump_database_name,
+    remove_dump,
     restore_dump,
     run_pg_dump,
     stage_dump_file,
@@ -27,7 +28,7 @@ SOURCE_DB_KEY = AssetKey(["source", "media_tool_db"])
 
 
 class DumpConfig(Config):
-    dump: str = ""  # a dump file (plain, -Fc, -Fd, optionally gzip); empty: pg_dump BRAVO_SOURCE_URI
+    dump: str = ""  # a file or s3://bucket/key (plain, -Fc, -Fd, optionally gzip); empty: pg_dump BRAVO_SOURCE_URI
     keep_dump: bool = False
 
 
@@ -47,11 +48,19 @@ def source_database(
     context: AssetExecutionContext,
     config: DumpConfig,
     source: PostgresSource,
+    archive: ArchiveResource,
     exports_io_manager: ResourceParam[ExportsIOManager],
 ) -> MaterializeResult:
     ts = validate_timestamp(context.partition_key)
     temp_dir = exports_io_manager.layout.root / "temp"
-    if config.dump:
+    if config.dump.startswith("s3://"):
+        context.log.info(f"downloading dump {config.dump}")
+        download = archive.download(config.dump, temp_dir / f".download-{ts}" / Path(config.dump).name)
+        try:
+            staged = stage_dump_file(download, temp_dir, ts)
+        finally:
+            remove_dump(download.parent)
+    elif config.dump:
         context.log.info(f"staging dump {config.dump}")
         staged = stage_dump_file(Path(config.dump), temp_dir, ts)
     else:

@@ -82,3 +82,52 @@ def test_without_a_bucket_the_archive_is_skipped_and_upload_refused(pipeline_env
     refused = _cli(env, "upload", TS)
     assert refused.returncode == 1 and "no S3 bucket configured" in refused.stderr
     os.environ.pop("BRAVO_S3_BUCKET", None)
+
+
+def test_dump_export_from_an_s3_url(
+    pipeline_env: dict[str, str], s3_endpoint: str, s3_client: Any, bucket: str, admin_uri: str, demo_uri: str,
+    tmp_path: Path,
+) -> None:
+    from bravo_pipeline.source.embedded_server import client_bin_dir
+
+    dump = tmp_path / "prod.dump"
+    subprocess.run([str(client_bin_dir() / "pg_dump"), "-Fc", "--no-owner", f"--file={dump}",
+                    f"--dbname={demo_uri}"], check=True)
+    s3_client.upload_file(str(dump), bucket, "dumps/prod.dump")
+    env = {k: v for k, v in pipeline_env.items() if k != "BRAVO_SOURCE_URI"}
+    env.update({**AWS_ENV, "BRAVO_S3_ENDPOINT_URL": s3_endpoint,
+                "BRAVO_POSTGRES_URI": with_database(admin_uri, "postgres")})
+    try:
+        done = _cli(env, "export", "--timestamp", TS, "--source", "dump", "--dump",
+                    f"s3://{bucket}/dumps/prod.dump", "--no-mongo")
+        assert done.returncode == 0, done.stderr
+        summary = json.loads((Path(env["BRAVO_EXPORTS_DIR"]) / "raw" / TS / "export-summary.json").read_text())
+        assert summary["source"] == {"kind": "dump", "dump": f"temp/prod_dump_{TS}.dump"}
+        assert list((Path(env["BRAVO_EXPORTS_DIR"]) / "temp").iterdir()) == []
+        missing = _cli(env, "export", "--timestamp", "20250623-000000", "--source", "dump", "--dump",
+                       f"s3://{bucket}/dumps/none.dump", "--no-mongo")
+        assert missing.returncode == 1 and f"cannot download s3://{bucket}/dumps/none.dump" in missing.stderr
+    finally:
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "media_tool_{TS}" WITH (FORCE)')
+
+
+def test_shared_root_lets_a_host_without_the_files_continue_the_graph(
+    pipeline_env: dict[str, str], s3_endpoint: str, s3_client: Any, bucket: str
+) -> None:
+    env = {**pipeline_env, **AWS_ENV, "BRAVO_S3_ENDPOINT_URL": s3_endpoint,
+           "BRAVO_SHARED_ROOT": f"s3://{bucket}/shared"}
+    done = _cli(env, "export", "--timestamp", TS, "--no-mongo")
+    assert done.returncode == 0, done.stderr
+    keys = {o["Key"] for o in s3_client.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert f"shared/raw/{TS}/campaigns.json" in keys and f"shared/raw/{TS}/export-summary.json" in keys
+    assert f"shared/transformed/{TS}/campaigns.json" in keys
+
+    # another host: same instance and shared root, an empty local exports folder
+    other = {**env, "BRAVO_EXPORTS_DIR": str(Path(env["BRAVO_EXPORTS_DIR"]).parent / "other-host")}
+    again = _cli(other, "transform", TS, "--load")
+    assert again.returncode == 0, again.stderr
+    here, there = Path(env["BRAVO_EXPORTS_DIR"]), Path(other["BRAVO_EXPORTS_DIR"])
+    assert _files(there / "raw" / TS) == _files(here / "raw" / TS)
+    assert (there / "transformed" / TS / "campaigns.json").read_bytes() == (
+        here / "transformed" / TS / "campaigns.json").read_bytes()

@@ -1,0 +1,29 @@
+"""The benchmark runs end to end at a tiny scale, so the script cannot rot (no time is asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import repo_root
+
+STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "checks", "cli_export", "naive"}
+
+
+def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(repo_root() / "bench" / "run.py"), "--scale", "0.01", "--admin-uri", admin_uri,
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "raw export <= 1.3 x limit" in done.stdout and "naive / ours" in done.stdout
+    results = json.loads(output.read_text())
+    [result] = results["results"]
+    assert set(result["stages"]) == STAGES
+    rows = result["rows"]
+    for name in ("limit", "export", "naive", "cli_export"):
+        assert result["stages"][name]["rows"] == rows, name
+    assert result["stages"]["checks"]["failed"] == []
+    assert results["machine"]["cpus"] >= 1
