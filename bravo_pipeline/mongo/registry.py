@@ -7,15 +7,14 @@ concurrent runs never lose or break an entry.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from bravo_pipeline.file_lock import exclusive_lock
 from bravo_pipeline.timestamps import iso_utc
 
 REGISTRY_FILE = "mongodb-versions.json"
@@ -35,15 +34,8 @@ class Registry:
         self.path = exports_root / REGISTRY_FILE
         self._lock_path = exports_root / f".{REGISTRY_FILE}.lock"
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> AbstractContextManager[None]:
+        return exclusive_lock(self._lock_path)
 
     def entries(self) -> list[dict[str, Any]]:
         if not self.path.exists():

@@ -9,16 +9,16 @@ runs as a dedicated system user, since PostgreSQL refuses to run as root.
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import os
 import pwd
 import socket
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+
+from bravo_pipeline.file_lock import exclusive_lock
 
 SERVICE_USER = "bravo-postgres"
 SUPERUSER = "postgres"
@@ -119,15 +119,8 @@ class EmbeddedPostgres:
 
     # -- internals ------------------------------------------------------------
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_file, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _locked(self) -> AbstractContextManager[None]:
+        return exclusive_lock(self._lock_file)
 
     def _status(self) -> ServerStatus:
         pid_file = self.data_dir / "postmaster.pid"
