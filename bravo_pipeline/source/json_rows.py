@@ -31,16 +31,26 @@ def _utc_text(value: sql.Composable) -> sql.Composable:
     return sql.SQL("(to_json({})#>>'{{}}') || 'Z'").format(value)
 
 
+def _each_element(ident: sql.Composable, element: sql.Composable) -> sql.Composable:
+    """Apply `element` (written in terms of `x`) to every element of a one-dimensional array, keeping nulls."""
+    return sql.SQL(
+        "CASE WHEN {0} IS NULL THEN NULL ELSE COALESCE((SELECT array_agg({1} ORDER BY o) "
+        "FROM unnest({0}) WITH ORDINALITY AS u(x, o)), '{{}}'::text[]) END"
+    ).format(ident, element)
+
+
 def column_projection(column: Column) -> sql.Composable:
     ident = sql.Identifier(column.name)
     base, is_array = column.base_type, column.is_array
     if base in _DECIMAL_TYPES:
         target = "numeric[]::text[]" if is_array else "numeric::text"
         expression: sql.Composable = sql.SQL("{}::" + target).format(ident)
-    elif base == "timestamp" and not is_array:
-        expression = _utc_text(ident)
-    elif base == "timestamptz" and not is_array:
-        expression = _utc_text(sql.SQL("({} AT TIME ZONE 'UTC')").format(ident))
+    elif base == "timestamp":
+        expression = _each_element(ident, _utc_text(sql.SQL("x"))) if is_array else _utc_text(ident)
+    elif base == "timestamptz":
+        utc = sql.SQL("({} AT TIME ZONE 'UTC')")
+        expression = (_each_element(ident, _utc_text(utc.format(sql.SQL("x")))) if is_array
+                      else _utc_text(utc.format(ident)))
     elif base == "bytea" and not is_array:
         expression = sql.SQL("translate(encode({}, 'base64'), E'\\n', '')").format(ident)
     elif base == "json":

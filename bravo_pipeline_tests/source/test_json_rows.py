@@ -86,3 +86,16 @@ def test_no_primary_key_orders_by_all_columns_and_empty_is_brackets(
     ]
     empty = _export(fresh_database, "empty", tmp_path / "empty.json")
     assert (tmp_path / "empty.json").read_text() == "[]\n" and empty.count == 0
+
+
+def test_timestamp_arrays_are_utc_z_element_by_element(fresh_database: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA src")
+        conn.execute("CREATE TABLE src.stamps (id int PRIMARY KEY, ta timestamp[], tza timestamptz[])")
+        conn.execute("INSERT INTO src.stamps VALUES (1, '{2025-03-01 05:00:00.5,NULL}', "
+                     "'{2025-03-01 05:00:00+02}'), (2, '{}', NULL)")
+    _export(fresh_database, "stamps", tmp_path / "stamps.json")
+    assert json.loads((tmp_path / "stamps.json").read_text()) == [
+        {"id": 1, "ta": ["2025-03-01T05:00:00.5Z", None], "tza": ["2025-03-01T03:00:00Z"]},
+        {"id": 2, "ta": [], "tza": None},
+    ]
