@@ -33,12 +33,11 @@ browser:
 	else echo "!!! apt-get is not available: the browser test will be SKIPPED !!!"; fi
 
 test: $(STAMP) browser
-	$(BIN)/ruff check bravo_pipeline bravo_pipeline_tests
+	$(BIN)/ruff check bravo_pipeline bravo_pipeline_tests bench
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bravo_pipeline bravo_pipeline_tests
-	$(BIN)/ruff format --check bravo_pipeline bravo_pipeline_tests
+	$(BIN)/ruff check bravo_pipeline bravo_pipeline_tests bench
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -103,8 +104,7 @@ class ExportsLayout:
         target = self.stage_dir(stage, ts)
         target.parent.mkdir(parents=True, exist_ok=True)
         self._sweep_dead_staging(target.parent)
-        staging = target.parent / f".{target.name}{_STAGING_MARK}{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = target.parent / f".{target.name}{_STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         staging.mkdir()
         return staging
 
@@ -145,6 +145,6 @@ class ExportsLayout:
     @staticmethod
     def _sweep_dead_staging(parent: Path) -> None:
         for entry in parent.glob(f".*{_STAGING_MARK}*"):
-            pid_text = entry.name.rsplit(_STAGING_MARK, 1)[1]
+            pid_text = entry.name.rsplit(_STAGING_MARK, 1)[1].split("-", 1)[0]
             if pid_text.isdigit() and not _pid_alive(int(pid_text)):
                 shutil.rmtree(entry, ignore_errors=True)
