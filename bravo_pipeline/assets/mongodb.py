@@ -1,5 +1,7 @@
 """MongoDB versions: each export in its own database, and the current database the app reads."""
 
+import json
+
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -39,8 +41,6 @@ class PromoteConfig(Config):
 
 
 def _source_database(raw_summary: StageFile) -> str | None:
-    import json
-
     return json.loads(raw_summary.path.read_text(encoding="utf-8")).get("database")
 
 
