@@ -428,9 +428,9 @@ def test_compare_memory_stays_small(tmp_path: Path) -> None:
     assert detail["field_changes"] == {"name": renamed, "doc": redocs}
     assert detail["examples"]["removed"] == [str(i) for i in range(1, 11)]
     assert detail["schema"]["added_columns"] == ["extra"]
-    # ru_maxrss survives exec: the child starts with the peak of the pytest process that forked it.
+    # ru_maxrss survives exec: the child starts with the peak of the pytest process that forked it,
+    # so only the growth during the compare says anything about the compare.
     rss_mb, growth_mb = result["rss_kb"] / 1024, (result["rss_kb"] - result["before_kb"]) / 1024
     print(f"compare of 2 × {size / 1e6:.0f} MB: {result['seconds']:.1f}s, "
           f"peak RSS {rss_mb:.0f} MB (+{growth_mb:.0f} MB during compare)")
-    assert rss_mb < 400, f"peak RSS {rss_mb:.0f} MB"
     assert growth_mb < 100, f"compare grew the process by {growth_mb:.0f} MB"
