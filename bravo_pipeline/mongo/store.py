@@ -81,6 +81,8 @@ class DocumentStore(Protocol):
 
     def decimal_sum(self, database: str, collection: str, path: str) -> Decimal: ...
 
+    def count_and_decimal_sum(self, database: str, collection: str, path: str) -> tuple[int, Decimal]: ...
+
     def database_names(self) -> list[str]: ...
 
     def drop_database(self, database: str) -> None: ...
@@ -148,17 +150,18 @@ class MongoStore:
         db = self._client[database]
         staging = db[collection + STAGING_SUFFIX]
         staging.drop()
+        loaded = 0
         try:
             for batch in batches:
                 try:
-                    staging.insert_many(batch, ordered=False)
+                    loaded += len(staging.insert_many(batch, ordered=False).inserted_ids)
                 except BulkWriteError as error:
                     raise StoreError(_rejected_id(error, batch)) from None
                 except DocumentTooLarge:
                     raise StoreError(_oversized_id(batch)) from None
             for index in indexes:
                 staging.create_index([(index.field, pymongo.ASCENDING)], name=index.name, unique=index.unique)
-            loaded = staging.count_documents({})
+            # acknowledged inserts; the mongodb_matches_transformed check then reads the version back
             if loaded != expected_count:
                 raise CountMismatchError(
                     f"{database}.{collection}: loaded {loaded} documents, expected {expected_count}"
@@ -186,16 +189,20 @@ class MongoStore:
         return sorted(self._client[database][collection].index_information())
 
     def decimal_sum(self, database: str, collection: str, path: str) -> Decimal:
-        """Exact sum of a Decimal128 field, added up client-side as Decimal (never rounded)."""
-        total = Decimal(0)
+        return self.count_and_decimal_sum(database, collection, path)[1]
+
+    def count_and_decimal_sum(self, database: str, collection: str, path: str) -> tuple[int, Decimal]:
+        """Documents read back, and the exact sum of a Decimal128 field over them (one pass, never rounded)."""
+        count, total = 0, Decimal(0)
         exact = Context(prec=1_000, traps=[Inexact])
         for document in self._client[database][collection].find({}, {path: 1}):
+            count += 1
             value: Any = document
             for part in path.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
             if isinstance(value, Decimal128):
                 total = exact.add(total, value.to_decimal())
-        return total
+        return count, total
 
     def database_names(self) -> list[str]:
         return sorted(self._client.list_database_names())

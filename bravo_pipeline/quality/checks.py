@@ -450,8 +450,7 @@ def mongodb_version(store: DocumentStore, database: str, transformed_dir: Path) 
     summary_path = transformed_dir / TRANSFORMED_SUMMARY_FILE
     expected_count = _read_json(summary_path).get("totalCampaigns")
     expected_sum = document_totals(transformed_dir / CAMPAIGNS_FILE).target_amount_sum
-    found_count = store.count(database, "campaigns")
-    found_sum = store.decimal_sum(database, "campaigns", "price.targetAmount")
+    found_count, found_sum = store.count_and_decimal_sum(database, "campaigns", "price.targetAmount")
     metadata: dict[str, object] = {
         "database": database, "expected_count": expected_count, "found_count": found_count,
         "expected_target_amount_sum": str(expected_sum), "found_target_amount_sum": str(found_sum),
