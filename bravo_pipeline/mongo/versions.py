@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bravo_pipeline.mongo.documents import batched, read_documents, to_bson
 from bravo_pipeline.mongo.registry import version_database
@@ -33,16 +35,7 @@ def load_version(store: DocumentStore, transformed_dir: Path, ts: str) -> LoadRe
     expected = json.loads(summary_path.read_text(encoding="utf-8"))["totalCampaigns"]
     database = version_database(ts)
     documents = (to_bson(document) for document in read_documents(transformed_dir / "campaigns.json"))
-    count = store.replace_collection(
-        database, COLLECTION, batched(documents, BATCH_SIZE), CAMPAIGN_INDEXES, expected
-    )
-    return LoadResult(
-        database=database,
-        collections={COLLECTION: count},
-        indexes=store.index_names(database, COLLECTION),
-        seconds=time.perf_counter() - started,
-        server=store.server,
-    )
+    return _replace_campaigns(store, database, batched(documents, BATCH_SIZE), expected, started)
 
 
 def promote_version(store: DocumentStore, ts: str, current_database: str) -> LoadResult:
@@ -54,14 +47,18 @@ def promote_version(store: DocumentStore, ts: str, current_database: str) -> Loa
     expected = store.count(source, COLLECTION)
     if expected == 0:
         raise StoreError(f"MongoDB version {source} has no campaigns: load it first")
-    count = store.replace_collection(
-        current_database, COLLECTION, store.iter_batches(source, COLLECTION, BATCH_SIZE),
-        CAMPAIGN_INDEXES, expected,
-    )
+    batches = store.iter_batches(source, COLLECTION, BATCH_SIZE)
+    return _replace_campaigns(store, current_database, batches, expected, started)
+
+
+def _replace_campaigns(
+    store: DocumentStore, database: str, batches: Iterable[list[dict[str, Any]]], expected: int, started: float
+) -> LoadResult:
+    count = store.replace_collection(database, COLLECTION, batches, CAMPAIGN_INDEXES, expected)
     return LoadResult(
-        database=current_database,
+        database=database,
         collections={COLLECTION: count},
-        indexes=store.index_names(current_database, COLLECTION),
+        indexes=store.index_names(database, COLLECTION),
         seconds=time.perf_counter() - started,
         server=store.server,
     )
