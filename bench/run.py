@@ -246,7 +246,7 @@ def main() -> int:
     else:
         from bravo_pipeline.source.embedded_server import EmbeddedPostgres
 
-        admin = EmbeddedPostgres(Path(os.environ.get("BRAVO_STATE_DIR", ".bravo")) / "postgres").uri()
+        admin = EmbeddedPostgres.in_state_dir(Path(os.environ.get("BRAVO_STATE_DIR", ".bravo"))).uri()
     results = []
     for scale in args.scale:
         result = bench_scale(admin, scale, args.workers, naive=not args.no_naive)

@@ -44,7 +44,7 @@ def _human_bytes(size: int) -> str:
 def _embedded_admin_uri(settings: Settings) -> str:
     from bravo_pipeline.source.embedded_server import EmbeddedPostgres
 
-    return EmbeddedPostgres(settings.state_dir / "postgres").uri("postgres")
+    return EmbeddedPostgres.in_state_dir(settings.state_dir).uri("postgres")
 
 
 def _ensure_demo_database(settings: Settings, scale: float | None = None) -> None:
@@ -454,7 +454,7 @@ def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_server(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.source.embedded_server import EmbeddedPostgres
 
-    server = EmbeddedPostgres(settings.state_dir / "postgres")
+    server = EmbeddedPostgres.in_state_dir(settings.state_dir)
     if args.action == "start":
         _say(f"embedded PostgreSQL running on 127.0.0.1:{server.ensure_running()}")
     elif args.action == "stop":

@@ -29,7 +29,7 @@ from bravo_pipeline.settings import (
     DEFAULT_SCHEMA,
     redact_uri,
 )
-from bravo_pipeline.source.connection import SourceError, connect, with_database
+from bravo_pipeline.source.connection import SourceError, connect, database_exists, with_database
 from bravo_pipeline.source.dump_restore import dump_database_name
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
 
@@ -53,7 +53,7 @@ class PostgresSource(ConfigurableResource):
         return "live" if self.uri else "demo"
 
     def embedded_server(self) -> EmbeddedPostgres:
-        return EmbeddedPostgres(Path(self.state_dir) / "postgres")
+        return EmbeddedPostgres.in_state_dir(Path(self.state_dir))
 
     def restore_admin_uri(self) -> str:
         if self.restore_uri:
@@ -75,8 +75,8 @@ class PostgresSource(ConfigurableResource):
     @staticmethod
     def _existing(admin_uri: str, database: str, hint: str) -> str:
         with connect(admin_uri, autocommit=True) as conn:
-            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
-        if found is None:
+            found = database_exists(conn, database)
+        if not found:
             raise SourceError(f"database {database} does not exist on {redact_uri(admin_uri)}: {hint}")
         return with_database(admin_uri, database)
 

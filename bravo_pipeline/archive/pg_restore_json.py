@@ -31,7 +31,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bravo_pipeline.source.connection import connect, describe_error, with_database
+from bravo_pipeline.source.connection import connect, database_exists, describe_error, with_database
 
 SCHEMA_FILE = "schema.json"
 _TYPE_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_ ,.()\[\]"]*$')
@@ -256,8 +256,7 @@ def _load_table(conn: psycopg.Connection, schema: str, table: _TableSpec, path: 
 
 def _create_database(admin_uri: str, database: str) -> None:
     with connect(admin_uri, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
-        if exists is not None:
+        if database_exists(admin, database):
             raise RestoreError(f"database {database} already exists; restore into a new database")
         admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(database))

@@ -13,15 +13,14 @@ end: the result is `<target_parent>/<ts>/` complete, or nothing at all.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import shutil
 import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
+from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.timestamps import validate_timestamp
 
 COPY_BUFFER = 1 << 20
@@ -33,27 +32,6 @@ class TarballInfo:
     path: Path
     size_bytes: int
     sha256: str
-
-
-class _HashingFile:
-    """A write-only file object that hashes and counts what passes through."""
-
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self._sha = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> int:
-        self._out.write(data)
-        self._sha.update(data)
-        self.size += len(data)
-        return len(data)
-
-    def flush(self) -> None:
-        self._out.flush()
-
-    def hexdigest(self) -> str:
-        return self._sha.hexdigest()
 
 
 def _members(stage_dir: Path) -> list[tuple[str, Path]]:
@@ -90,7 +68,7 @@ def build_tarball(stage_dir: Path, out: Path) -> TarballInfo:
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         with out.open("wb") as raw:
-            hashing = _HashingFile(raw)
+            hashing = HashingWriter(raw)
             with (
                 gzip.GzipFile(filename="", mode="wb", fileobj=hashing, mtime=0) as zipped,  # type: ignore[arg-type]
                 tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,

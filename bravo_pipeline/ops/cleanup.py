@@ -133,10 +133,10 @@ def _s3_size(client: Any, bucket: str, key: str) -> int | None:
 
 
 def _pg_database_exists(admin_uri: str, database: str) -> bool:
-    from bravo_pipeline.source.connection import connect
+    from bravo_pipeline.source.connection import connect, database_exists
 
     with connect(admin_uri, autocommit=True) as conn:
-        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is not None
+        return database_exists(conn, database)
 
 
 def _one_line(error: BaseException) -> str:

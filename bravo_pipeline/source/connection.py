@@ -34,6 +34,10 @@ def connect(uri: str, *, application_name: str = "bravo-pipeline", **kwargs: obj
         ) from None
 
 
+def database_exists(conn: psycopg.Connection, database: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is not None
+
+
 def describe_error(error: BaseException) -> str:
     """The first meaningful line of a driver error, without connection details."""
     for line in str(error).splitlines():

@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from bravo_pipeline.source.connection import database_exists, with_database
 from bravo_pipeline.source.tables import FIXED_SIZE_TABLES, KNOWN_TABLES, ROWS_AT_SCALE_1
 
 MAX_SCALE = 20.0
@@ -85,7 +85,7 @@ def demo_database_scale(
     """Scale of an existing complete demo database, or None when absent/incomplete."""
     if not _database_exists(admin_uri, database):
         return None
-    with psycopg.connect(_database_uri(admin_uri, database), autocommit=True) as conn:
+    with psycopg.connect(with_database(admin_uri, database), autocommit=True) as conn:
         return _read_marker(conn, schema)
 
 
@@ -101,7 +101,7 @@ def build_demo_database(
     """Create (or reuse) the demo database at `scale`; see the module docstring."""
     _check_scale(scale)
     started = time.monotonic()
-    target_uri = _database_uri(admin_uri, database)
+    target_uri = with_database(admin_uri, database)
     with psycopg.connect(admin_uri, autocommit=True) as admin:
         admin.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"bravo-demo:{database}",))
         if not reset and demo_database_scale(admin_uri, database, schema) == scale:
@@ -138,15 +138,9 @@ def _check_scale(scale: float) -> None:
         raise ValueError(f"demo scale must be > 0 and <= {MAX_SCALE:g}, got {scale!r}")
 
 
-def _database_uri(admin_uri: str, database: str) -> str:
-    parts = urlsplit(admin_uri)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
 def _database_exists(admin_uri: str, database: str) -> bool:
     with psycopg.connect(admin_uri, autocommit=True) as conn:
-        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
-    return row is not None
+        return database_exists(conn, database)
 
 
 def _marker(scale: float) -> str:

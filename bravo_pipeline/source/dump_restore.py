@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from psycopg import sql
 
 from bravo_pipeline.settings import redact_uri
-from bravo_pipeline.source.connection import SourceError, connect, with_database
+from bravo_pipeline.source.connection import SourceError, connect, database_exists, with_database
 from bravo_pipeline.source.embedded_server import client_bin_dir
 
 DumpFormat = Literal["plain", "custom", "directory"]
@@ -148,7 +148,7 @@ def restore_dump(
     """Create `database` on the server of `admin_uri` and restore `dump` into it."""
     started = time.perf_counter()
     with connect(admin_uri, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone():
+        if database_exists(conn, database):
             raise DumpError(f"database {database} already exists on {redact_uri(admin_uri)}")
         conn.execute(f'CREATE DATABASE "{database}"')
     uri = with_database(admin_uri, database)

@@ -91,6 +91,11 @@ class EmbeddedPostgres:
         self.log_file = self.root / "server.log"
         self._lock_file = self.root / "server.lock"
 
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> EmbeddedPostgres:
+        """The project's server for a state folder (BRAVO_STATE_DIR, default .bravo)."""
+        return cls(state_dir / "postgres")
+
     # -- public ---------------------------------------------------------------
 
     def ensure_running(self) -> int:

@@ -8,7 +8,6 @@ the table size.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import time
@@ -17,11 +16,11 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
 
+from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.settings import redact_uri
 from bravo_pipeline.source.catalog import Table, read_catalog, split_known
 from bravo_pipeline.source.connection import SourceError, connect, describe_error
@@ -55,27 +54,12 @@ class RawExportResult:
     seconds: float = field(default=0.0)
 
 
-class _HashingWriter:
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
-        self._sha = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        self._out.write(data)
-        self._sha.update(data)
-        self.size += len(data)
-
-    def hexdigest(self) -> str:
-        return self._sha.hexdigest()
-
-
 def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) -> TableFile:
     """COPY one table into `path` as a JSON array, one row per line."""
     started = time.perf_counter()
     rows = 0
     with path.open("wb") as handle:
-        out = _HashingWriter(handle)
+        out = HashingWriter(handle)
         pending: list[bytes] = []
         pending_bytes = 0
 
