@@ -172,8 +172,8 @@ def run_cli_export(uri: str, work: Path) -> dict[str, Any]:
 
 
 def bench_scale(admin_uri: str, scale: float, workers: int, naive: bool) -> dict[str, Any]:
-    from bravo_pipeline.source.connection import with_database
     from bravo_pipeline.source.demo_db import build_demo_database
+    from bravo_pipeline.uris import with_database
 
     database = "bench_media_tool_" + str(scale).replace(".", "_")
     demo = build_demo_database(admin_uri, database=database, scale=scale)

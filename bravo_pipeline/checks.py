@@ -12,7 +12,7 @@ from bravo_pipeline.assets.mongodb import VERSION_KEY
 from bravo_pipeline.assets.raw import SUMMARY_KEY
 from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
 from bravo_pipeline.io_managers import ExportsIOManager
-from bravo_pipeline.mongo.registry import version_database
+from bravo_pipeline.names import version_database
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.quality import checks as quality
 from bravo_pipeline.resources import MongoResource

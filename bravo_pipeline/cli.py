@@ -13,8 +13,9 @@ from pathlib import Path
 from dagster import BetaWarning, PreviewWarning
 
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.settings import DEFAULT_DATABASE, Settings, redact_uri
+from bravo_pipeline.settings import DEFAULT_DATABASE, Settings
 from bravo_pipeline.timestamps import new_timestamp, validate_timestamp
+from bravo_pipeline.uris import redact_uri, scrub
 
 
 class CommandError(Exception):
@@ -75,7 +76,7 @@ def _version_config(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 
 def _mongodb_line(settings: Settings, ts: str) -> str:
-    from bravo_pipeline.mongo.registry import version_database
+    from bravo_pipeline.names import version_database
 
     target = redact_uri(settings.mongodb_uri) if settings.mongodb_uri else "the embedded store"
     return f"{version_database(ts)} on {target}"
@@ -217,7 +218,7 @@ def _archive(settings: Settings):
 
 
 def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.archive.s3 import upload_export
+    from bravo_pipeline.archive.s3 import plan_upload
     from bravo_pipeline.definitions import TRANSFORM_JOB
     from bravo_pipeline.runner import instance, run_job
 
@@ -226,11 +227,11 @@ def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
     layout.require_complete("raw", ts)
     archive = _archive(settings)
     if args.dry_run:
-        plan = upload_export(None, archive.location(), layout, ts, work_dir=layout.root / "temp", dry_run=True)
-        for item in plan.archives:
-            _say(f"would upload {item.stage:<12} s3://{plan.location.bucket}/{item.key} "
+        location = archive.location()
+        for item in plan_upload(location, layout, ts):
+            _say(f"would upload {item.stage:<12} s3://{location.bucket}/{item.key} "
                  f"({_human_bytes(item.size_bytes)} before compression)")
-        _say(f"then write      s3://{plan.location.bucket}/{plan.metadata_key}")
+        _say(f"then write      s3://{location.bucket}/{location.metadata_key(ts)}")
         return 0
     from bravo_pipeline.assets.archive import ARCHIVE_KEY
 
@@ -252,7 +253,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         from bravo_pipeline.archive.s3 import download_export
 
         archive = _archive(settings)
-        created = download_export(archive.client(), archive.location(), layout, ts, work_dir=layout.root / "temp")
+        created = download_export(archive.client(), archive.location(), layout, ts, work_dir=layout.temp_dir)
         for folder in created:
             _say(f"restored {folder}")
         with instance() as dagster_instance:
@@ -358,7 +359,8 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.mongo.registry import Registry, version_database
+    from bravo_pipeline.mongo.registry import Registry
+    from bravo_pipeline.names import version_database
     from bravo_pipeline.runner import instance, latest_checks
 
     ts = validate_timestamp(args.timestamp)
@@ -408,11 +410,13 @@ def _remote_exports(settings: Settings) -> list:
     from bravo_pipeline.archive.s3 import list_remote
 
     archive = _archive(settings)
-    return list_remote(archive.client(), archive.location())
+    return list_remote(archive.client(), archive.location(),
+                       warn=lambda line: print(f"bravo-pipeline: warning: {line}", file=sys.stderr))
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.mongo.registry import Registry, version_database
+    from bravo_pipeline.mongo.registry import Registry
+    from bravo_pipeline.names import version_database
 
     if args.s3:
         remote = _remote_exports(settings)
@@ -432,15 +436,31 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     in_s3 = {item.ts for item in _remote_exports(settings)} if settings.s3_bucket else set()
     _say(f"{'timestamp':<16} {'tables':>6} {'rows':>10} {'size':>10}  {'transformed':<11}  {'s3':<3}  mongodb")
     for ts in reversed(stamps):
-        summary = json.loads(layout.summary_path("raw", ts).read_text())
         transformed = "yes" if layout.is_complete("transformed", ts) else "no"
         s3 = "yes" if ts in in_s3 else ("no" if settings.s3_bucket else "-")
         mongodb = version_database(ts) if ts in loaded else "-"
         if ts == current:
             mongodb += f" (current: {settings.mongodb_database})"
-        _say(f"{ts:<16} {len(summary['tables']):>6} {summary['totalRecords']:>10} "
-             f"{_human_bytes(summary['totalBytes']):>10}  {transformed:<11}  {s3:<3}  {mongodb}")
+        totals = _raw_totals(layout, ts)
+        tables, rows, size = ("?", "?", "?") if totals is None else (totals[0], totals[1], _human_bytes(totals[2]))
+        _say(f"{ts:<16} {tables:>6} {rows:>10} {size:>10}  {transformed:<11}  {s3:<3}  {mongodb}")
     return 0
+
+
+def _raw_totals(layout: ExportsLayout, ts: str) -> tuple[int, int, int] | None:
+    """Tables, rows and bytes of a raw export by its summary; None (and a warning) when it is unreadable."""
+    from bravo_pipeline.integrity import IntegrityError, read_summary
+
+    try:
+        summary = read_summary(layout.summary_path("raw", ts))
+        totals = (len(summary["tables"]), summary["totalRecords"], summary["totalBytes"])
+        if not all(isinstance(value, int) for value in totals):
+            raise TypeError
+    except (IntegrityError, KeyError, TypeError):
+        print(f"bravo-pipeline: warning: {layout.summary_path('raw', ts)} is unreadable or incomplete",
+              file=sys.stderr)
+        return None
+    return totals
 
 
 def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
@@ -577,7 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as error:  # every failure ends as one line, never a traceback
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"bravo-pipeline: error: {message}", file=sys.stderr)
+        print(f"bravo-pipeline: error: {scrub(message)}", file=sys.stderr)
         return 1
 
 

@@ -15,6 +15,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from bravo_pipeline.archive.shared_store import SharedRoot, pull_stage, push_stage
 from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
+from bravo_pipeline.names import table_filename
 from bravo_pipeline.resources import ArchiveResource
 
 
@@ -85,7 +86,7 @@ class ExportsIOManager(ConfigurableIOManager):
         stage, name = _stage_and_name(list(context.asset_key.path))
         ts = context.asset_partition_key
         folder = self.local_stage(stage, ts)
-        filename = SUMMARY_FILES[stage] if name == "export_summary" else f"{name}.json"
+        filename = SUMMARY_FILES[stage] if name == "export_summary" else table_filename(name)
         path = folder / filename
         if not path.is_file():
             raise FileNotFoundError(f"{stage} export {ts} has no file {filename}")

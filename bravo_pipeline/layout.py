@@ -17,12 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from bravo_pipeline.names import (
+    EXPORT_SUMMARY_FILE,
+    LOGS_DIR,
+    REPORTS_DIR,
+    TEMP_DIR,
+    TRANSFORMATION_SUMMARY_FILE,
+    table_filename,
+)
 from bravo_pipeline.timestamps import validate_timestamp
 
 Stage = Literal["raw", "transformed"]
 SUMMARY_FILES: dict[str, str] = {
-    "raw": "export-summary.json",
-    "transformed": "transformation-summary.json",
+    "raw": EXPORT_SUMMARY_FILE,
+    "transformed": TRANSFORMATION_SUMMARY_FILE,
 }
 _STAGING_MARK = ".partial-"
 _RENAME_EXCHANGE = 2
@@ -79,8 +87,21 @@ class ExportsLayout:
             raise ExportMissingError(f"{label} {ts} is incomplete or missing")
         return self.stage_dir(stage, ts)
 
+    def table_path(self, ts: str, table: str) -> Path:
+        """The file of one source table in `raw/<ts>/` (names.table_filename)."""
+        return self.stage_dir("raw", ts) / table_filename(table)
+
+    @property
+    def temp_dir(self) -> Path:
+        """Work files: staged dumps, tarballs being built or downloaded."""
+        return self.root / TEMP_DIR
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / REPORTS_DIR
+
     def log_path(self, ts: str) -> Path:
-        return self.root / "logs" / f"pipeline_{validate_timestamp(ts)}.log"
+        return self.root / LOGS_DIR / f"pipeline_{validate_timestamp(ts)}.log"
 
     def timestamps(self, stage: Stage) -> list[str]:
         """Complete exports of a stage, oldest first."""

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
-from dagster_aws.s3 import S3Resource
 
 from bravo_pipeline.archive.s3 import (
     ArchiveError,
     S3Location,
     StageArchive,
-    archived_stage,
-    upload_stage,
-    withdraw_metadata,
-    write_metadata,
+    archive_export,
+    archive_stage,
+    make_client,
 )
 from bravo_pipeline.layout import ExportsLayout, Stage
 from bravo_pipeline.mongo.store import DocumentStore, connect_server, open_embedded
@@ -27,11 +24,11 @@ from bravo_pipeline.settings import (
     DEFAULT_MONGODB_DATABASE,
     DEFAULT_S3_PREFIX,
     DEFAULT_SCHEMA,
-    redact_uri,
 )
-from bravo_pipeline.source.connection import SourceError, connect, database_exists, with_database
+from bravo_pipeline.source.connection import SourceError, connect, database_exists
 from bravo_pipeline.source.dump_restore import dump_database_name
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
+from bravo_pipeline.uris import redact_uri, with_database
 
 
 class PostgresSource(ConfigurableResource):
@@ -115,8 +112,8 @@ class ArchiveResource(ConfigurableResource):
         return S3Location(self.bucket, self.prefix)
 
     def client(self) -> Any:
-        """A boto3 client from dagster-aws's S3Resource (standard retries with backoff, 8 attempts)."""
-        return S3Resource(endpoint_url=self.endpoint_url, region_name=self.region_name, max_attempts=8).get_client()
+        """A boto3 client that retries transient failures with backoff (archive.s3.make_client)."""
+        return make_client(self.endpoint_url, self.region_name)
 
     def download(self, url: str, target: Path) -> Path:
         """Download `s3://bucket/key` to `target` (any bucket, not only the archive's)."""
@@ -133,20 +130,8 @@ class ArchiveResource(ConfigurableResource):
 
     def mirror_stage(self, layout: ExportsLayout, stage: Stage, ts: str) -> StageArchive:
         """Upload a just-published stage; the metadata is withdrawn until archive/s3 rewrites it."""
-        client, location = self.client(), self.location()
-        withdraw_metadata(client, location, ts)
-        return upload_stage(client, location, layout, stage, ts, layout.root / "temp")
+        return archive_stage(self.client(), self.location(), layout, stage, ts, layout.temp_dir)
 
     def complete(self, layout: ExportsLayout, ts: str) -> dict[str, Any]:
         """Upload whatever stage is not in S3 yet, then write the metadata last."""
-        client, location = self.client(), self.location()
-        stages: dict[str, StageArchive | None] = {}
-        for stage in ("raw", "transformed"):
-            if stage == "raw" or layout.is_complete(stage, ts):
-                stages[stage] = archived_stage(client, location, stage, ts) or upload_stage(
-                    client, location, layout, stage, ts, layout.root / "temp"
-                )
-        summary = json.loads(layout.summary_path("raw", ts).read_text(encoding="utf-8"))
-        raw = stages["raw"]
-        assert raw is not None
-        return write_metadata(client, location, ts, raw, stages.get("transformed"), summary)
+        return archive_export(self.client(), self.location(), layout, ts, layout.temp_dir)

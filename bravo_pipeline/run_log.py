@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bravo_pipeline.timestamps import validate_timestamp
+from bravo_pipeline.uris import known_secrets, scrub
 
 PARTITION_TAG = "dagster/partition"
 
@@ -28,6 +29,8 @@ def append_line(path: Path, line: str) -> None:
 
 
 class PartitionLogFileHandler(logging.Handler):
+    _secrets: set[str] | None = None
+
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, "dagster_meta", None)
         if not meta:
@@ -43,6 +46,9 @@ class PartitionLogFileHandler(logging.Handler):
         if event is not None and not message:
             message = event.event_type_value
         text = f"{step}: {message}" if step else message
+        if self._secrets is None:
+            self._secrets = known_secrets()
+        text = scrub(text, self._secrets)
         root = Path(os.environ.get("BRAVO_EXPORTS_DIR") or "exports").resolve()
         try:
             append_line(

@@ -2,7 +2,8 @@
 
 Every knob of the project is an environment variable (a `.env` file in the
 working directory is read too, without overriding the real environment).
-Secrets never leave this module in printable form: use `redact_uri`.
+Connection URIs are checked here, once, so that a malformed one is refused
+with a line naming the variable and none of its text (see bravo_pipeline.uris).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from bravo_pipeline.uris import UriError, postgres_params
 
 DEFAULT_SCHEMA = "media_tool"
 DEFAULT_DATABASE = "media_tool"
@@ -37,6 +39,40 @@ def _env(name: str) -> str | None:
     return value or None
 
 
+def _postgres_uri(name: str) -> str | None:
+    uri = _env(name)
+    if uri is not None:
+        postgres_params(uri, name)
+    return uri
+
+
+def _mongodb_uri(name: str) -> str | None:
+    uri = _env(name)
+    if uri is None:
+        return None
+    problem = "expected mongodb://user:password@host:port"
+    if not uri.startswith(("mongodb://", "mongodb+srv://")):
+        raise UriError(f"{name} is not a MongoDB URI ({problem})")
+    if uri.startswith("mongodb://"):  # mongodb+srv:// would need a DNS lookup to check
+        from pymongo.uri_parser import parse_uri
+
+        try:
+            parse_uri(uri, warn=True)
+        except Exception:  # pymongo's messages may quote the URI, password included
+            raise UriError(
+                f"{name} is not a valid MongoDB URI (special characters in the user or password must be "
+                f"percent-encoded; {problem})"
+            ) from None
+    return uri
+
+
+def _workers(name: str) -> int:
+    text = _env(name) or "2"
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise ValueError(f"{name} must be a whole number from 1 to 64, not {text!r}")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     exports_dir: Path
@@ -58,23 +94,14 @@ class Settings:
         return cls(
             exports_dir=Path(_env("BRAVO_EXPORTS_DIR") or "exports").resolve(),
             state_dir=Path(_env("BRAVO_STATE_DIR") or ".bravo").resolve(),
-            source_uri=_env("BRAVO_SOURCE_URI"),
+            source_uri=_postgres_uri("BRAVO_SOURCE_URI"),
             source_schema=_env("BRAVO_SOURCE_SCHEMA") or DEFAULT_SCHEMA,
-            postgres_uri=_env("BRAVO_POSTGRES_URI"),
-            mongodb_uri=_env("BRAVO_MONGODB_URI"),
+            postgres_uri=_postgres_uri("BRAVO_POSTGRES_URI"),
+            mongodb_uri=_mongodb_uri("BRAVO_MONGODB_URI"),
             mongodb_database=_env("BRAVO_MONGODB_DATABASE") or DEFAULT_MONGODB_DATABASE,
             s3_bucket=_env("BRAVO_S3_BUCKET"),
             s3_prefix=(_env("BRAVO_S3_PREFIX") or DEFAULT_S3_PREFIX).strip("/"),
             s3_endpoint_url=_env("BRAVO_S3_ENDPOINT_URL"),
-            export_workers=int(_env("BRAVO_EXPORT_WORKERS") or "2"),
+            export_workers=_workers("BRAVO_EXPORT_WORKERS"),
             shared_root=_env("BRAVO_SHARED_ROOT"),
         )
-
-
-def redact_uri(uri: str) -> str:
-    """host:port/database of a connection URI, never the user or the password."""
-    parts = urlsplit(uri)
-    host = parts.hostname or "localhost"
-    port = parts.port or 5432
-    database = parts.path.lstrip("/")
-    return f"{host}:{port}/{database}" if database else f"{host}:{port}"

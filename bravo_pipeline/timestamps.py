@@ -7,10 +7,13 @@ all validate through here before a key is used for anything.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 _PATTERN = re.compile(r"^[0-9]{8}-[0-9]{6}$")
 _FORMAT = "%Y%m%d-%H%M%S"
+# Clocks of hosts disagree a little; an export dated further ahead would hold "latest" (and the
+# newest export that retention never deletes) until that date.
+MAX_FUTURE = timedelta(days=1)
 
 
 class InvalidTimestampError(ValueError):
@@ -31,11 +34,15 @@ def validate_timestamp(value: object) -> str:
             f"invalid export timestamp {value!r}: expected YYYYMMDD-HHMMSS (UTC), e.g. 20250622-072114"
         )
     try:
-        datetime.strptime(text, _FORMAT)
+        moment = datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise InvalidTimestampError(
             f"invalid export timestamp {value!r}: not a real date and time"
         ) from None
+    if moment > datetime.now(UTC) + MAX_FUTURE:
+        raise InvalidTimestampError(
+            f"invalid export timestamp {text}: more than a day in the future (now {new_timestamp()} UTC)"
+        )
     return text
 
 

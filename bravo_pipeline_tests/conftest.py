@@ -1,13 +1,19 @@
-"""Session fixtures: one real embedded PostgreSQL server for the whole run."""
+"""Session fixtures: one real embedded PostgreSQL server and one real S3 server (moto, HTTP) per run."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from moto.server import ThreadedMotoServer
 
+from bravo_pipeline.archive.s3 import S3Location, make_client
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
 
 
@@ -64,3 +70,70 @@ def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_uri: str)
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
     return {**os.environ, **env}
+
+
+# ---------------------------------------------------------------------------
+# A real S3 endpoint: moto's server over HTTP on 127.0.0.1
+# ---------------------------------------------------------------------------
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+}
+AWS_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of a moto S3 server on 127.0.0.1 (a free port), for the whole session."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in AWS_ENV.items():
+            patch.setenv(name, value)
+        for name in AWS_UNSET:
+            patch.delenv(name, raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def s3_client(s3_endpoint: str) -> Any:
+    return make_client(s3_endpoint, "us-east-1")
+
+
+@pytest.fixture
+def bucket(s3_client: Any) -> str:
+    name = f"bravo-test-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def location(bucket: str) -> S3Location:
+    return S3Location(bucket)
+
+
+# ---------------------------------------------------------------------------
+# The CLI as a user types it
+# ---------------------------------------------------------------------------
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`bravo-pipeline ARGS` in a child process with `env`."""
+    return subprocess.run([sys.executable, "-m", "bravo_pipeline.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a refused command (asserting exit status 1 and exactly one line)."""
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
+    assert len(lines) == 1 and lines[0].startswith("bravo-pipeline: error: "), done.stderr
+    return lines[0]

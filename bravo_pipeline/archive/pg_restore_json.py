@@ -14,6 +14,13 @@ database again gives byte-identical table files:
 - json/jsonb → the JSON text of the value (numbers exact);
 - arrays → PostgreSQL array input text, every element quoted, nulls kept.
 
+Nothing from the files becomes SQL text: table and column names are always
+quoted identifiers, and every column type is looked up by the server as a
+type (`to_regtype`, `to_regtypemod`); a type string is accepted only when the
+server's own rendering of that type (`format_type`) is exactly the string, and
+that rendering is what CREATE TABLE uses. A "type" carrying an expression, a
+comment, a cast or a second statement is refused before any table exists.
+
 On any failure the half-restored database is dropped and a one-line
 `RestoreError` names the table.
 """
@@ -31,10 +38,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bravo_pipeline.source.connection import connect, database_exists, describe_error, with_database
+from bravo_pipeline.names import SCHEMA_FILE, UnsafeNameError, check_identifier, printable, table_filename
+from bravo_pipeline.source.connection import connect, database_exists, describe_error
+from bravo_pipeline.uris import with_database
 
-SCHEMA_FILE = "schema.json"
-_TYPE_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_ ,.()\[\]"]*$')
+MAX_TYPE_TEXT = 200
 _TIMESTAMP_RE = re.compile(r"^timestamp(\(\d+\))? without time zone$")
 _JSON_TYPES = {"json", "jsonb"}
 
@@ -161,23 +169,90 @@ def converter_for(type_: str) -> Converter:
 # ---------------------------------------------------------------------------
 
 
-def _table_spec(name: str, entry: dict[str, Any]) -> _TableSpec:
-    columns = []
-    for column in entry["columns"]:
-        type_ = str(column["type"])
-        if not _TYPE_RE.match(type_):
-            raise RestoreError(f"table {name}: column {column['name']} has an unusable type {type_!r}")
-        columns.append(_ColumnSpec(column["name"], type_, bool(column["nullable"]), converter_for(type_)))
-    count = entry.get("rowCount")
-    return _TableSpec(name, tuple(columns), tuple(entry.get("primaryKey") or ()), count)
+def _column_spec(table: str, column: Any) -> _ColumnSpec:
+    if not isinstance(column, dict):
+        raise RestoreError(f"table {printable(table)}: a column entry is not an object")
+    name = check_identifier(column.get("name"), "column")
+    type_ = column.get("type")
+    if not isinstance(type_, str) or not type_ or len(type_) > MAX_TYPE_TEXT:
+        raise RestoreError(f"table {printable(table)}: column {printable(name)} has no usable type")
+    if not isinstance(column.get("nullable"), bool):
+        raise RestoreError(f"table {printable(table)}: column {printable(name)} has no nullable flag")
+    return _ColumnSpec(name, type_, column["nullable"], converter_for(type_))
+
+
+def _table_spec(name: str, entry: Any) -> _TableSpec:
+    try:
+        check_identifier(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("columns"), list):
+            raise RestoreError(f"table {printable(name)}: no column list")
+        columns = tuple(_column_spec(name, column) for column in entry["columns"])
+        names = [column.name for column in columns]
+        if len(set(names)) != len(names):
+            raise RestoreError(f"table {printable(name)}: a column is listed twice")
+        primary_key = entry.get("primaryKey") or []
+        if not isinstance(primary_key, list) or any(key not in names for key in primary_key):
+            raise RestoreError(f"table {printable(name)}: the primary key names a column the table lacks")
+        count = entry.get("rowCount")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+            raise RestoreError(f"table {printable(name)}: rowCount is not a count")
+    except UnsafeNameError as error:
+        raise RestoreError(f"{SCHEMA_FILE}: {error}") from None
+    return _TableSpec(name, columns, tuple(primary_key), count)
 
 
 def read_schema(raw_dir: Path) -> list[_TableSpec]:
     path = raw_dir / SCHEMA_FILE
     if not path.is_file():
         raise RestoreError(f"{path}: no schema.json in the raw export")
-    document = json.loads(path.read_text(encoding="utf-8"))
-    return [_table_spec(name, entry) for name, entry in document["tables"].items()]
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RestoreError(f"{path}: not readable JSON ({error})") from None
+    tables = document.get("tables") if isinstance(document, dict) else None
+    if not isinstance(tables, dict):
+        raise RestoreError(f"{path}: no tables object")
+    return [_table_spec(name, entry) for name, entry in tables.items()]
+
+
+# ---------------------------------------------------------------------------
+# Types, resolved by the server
+# ---------------------------------------------------------------------------
+
+
+def _server_rendering(conn: psycopg.Connection, text: str, with_typmod: bool) -> str | None:
+    """format_type of the type `text` names on the server, or None when it names none."""
+    query = (
+        "SELECT format_type(to_regtype(%(t)s), to_regtypemod(%(t)s))" if with_typmod
+        else "SELECT format_type(to_regtype(%(t)s), NULL)"
+    )
+    try:
+        row = conn.execute(query, {"t": text}).fetchone()
+    except psycopg.Error:  # servers before 16 raise on a syntax error instead of returning NULL
+        return None
+    return row[0] if row and row[0] is not None and row[0] != "-" else None
+
+
+def resolve_types(conn: psycopg.Connection, tables: list[_TableSpec]) -> dict[str, sql.Composable]:
+    """Each column type text → the server's own rendering of that type, or RestoreError naming the column.
+
+    Needs an autocommit connection (a failed lookup must not abort a transaction).
+    """
+    with_typmod = conn.info.server_version >= 170000  # to_regtypemod is PostgreSQL 17+
+    resolved: dict[str, sql.Composable] = {}
+    for table in tables:
+        for column in table.columns:
+            if column.type in resolved:
+                continue
+            rendering = _server_rendering(conn, column.type, with_typmod)
+            if rendering != column.type:
+                hint = "" if with_typmod or "(" not in column.type else " (type modifiers need PostgreSQL 17+)"
+                raise RestoreError(
+                    f"table {printable(table.name)}: column {printable(column.name)} has type "
+                    f"{column.type!r}, which is not a type on the target server{hint}"
+                )
+            resolved[column.type] = sql.SQL(rendering)  # the server's rendering, never the file's text
+    return resolved
 
 
 def read_rows(path: Path, table: _TableSpec) -> Iterator[list[Any]]:
@@ -203,11 +278,11 @@ def read_rows(path: Path, table: _TableSpec) -> Iterator[list[Any]]:
 # ---------------------------------------------------------------------------
 
 
-def _create_table(schema: str, table: _TableSpec) -> sql.Composable:
+def _create_table(schema: str, table: _TableSpec, types: dict[str, sql.Composable]) -> sql.Composable:
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}{}").format(
             sql.Identifier(column.name),
-            sql.SQL(column.type),
+            types[column.type],
             sql.SQL("" if column.nullable else " NOT NULL"),
         )
         for column in table.columns
@@ -282,14 +357,17 @@ def _restore_tables(uri: str, schema: str, tables: list[_TableSpec], raw_dir: Pa
         with connect(uri, application_name="bravo-pipeline restore", autocommit=True) as conn:
             conn.execute("SET TIME ZONE 'UTC'")
             conn.execute("SET DateStyle = 'ISO'")
+            types = resolve_types(conn, tables)
             with conn.transaction():
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
                 for table in tables:
-                    current = table.name
-                    conn.execute(_create_table(schema, table))
+                    current = printable(table.name)
+                    conn.execute(_create_table(schema, table, types))
             for table in tables:
-                current = table.name
-                counts[table.name] = _load_table(conn, schema, table, raw_dir / f"{table.name}.json")
+                current = printable(table.name)
+                counts[table.name] = _load_table(conn, schema, table, raw_dir / table_filename(table.name))
+    except RestoreError:
+        raise
     except Exception as error:
         raise RestoreError(f"table {current}: {_one_line(error)}") from None
     return counts

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +29,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bravo_pipeline.archive.tarballs import build_tarball, safe_extract
-from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
+from bravo_pipeline.archive.tarballs import build_tarball, extract_stage
+from bravo_pipeline.integrity import IntegrityError, parse_summary
+from bravo_pipeline.layout import ExportsLayout, Stage
+from bravo_pipeline.names import dump_database_name, printable, version_database
 from bravo_pipeline.timestamps import iso_utc, timestamp_date, validate_timestamp
 
 DEFAULT_PREFIX = "postgres-exports"
@@ -42,6 +45,9 @@ TRANSFER_CONFIG = TransferConfig(
     max_concurrency=4,
 )
 HASH_BUFFER = 1 << 20
+MAX_METADATA_BYTES = 1 << 20
+COLLECTION = "campaigns"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _STAGES: tuple[Stage, ...] = ("raw", "transformed")
 _MISSING_BUCKET = {"NoSuchBucket", "404", "NotFound"}
 _DENIED = {"AccessDenied", "403", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId"}
@@ -94,21 +100,6 @@ class StageArchive:
     size_bytes: int  # tarball size; in a dry run the folder's uncompressed size
     sha256: str | None  # None in a dry run
     collections: tuple[str, ...] = ()  # data files of the stage (table/collection names)
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    ts: str
-    location: S3Location
-    raw: StageArchive
-    transformed: StageArchive | None
-    metadata_key: str
-    metadata: dict[str, Any] | None  # None in a dry run
-    dry_run: bool = False
-
-    @property
-    def archives(self) -> list[StageArchive]:
-        return [item for item in (self.raw, self.transformed) if item is not None]
 
 
 @dataclass(frozen=True)
@@ -203,17 +194,24 @@ def _object_exists(client: Any, location: S3Location, key: str, operation: str) 
 
 
 # ---------------------------------------------------------------------------
-# Upload
+# Upload: one composition, used by the pipeline (IO manager and archive/s3), the CLI and the tests
 # ---------------------------------------------------------------------------
 
 
-def _stage_collections(stage_dir: Path, stage: Stage) -> tuple[str, ...]:
-    summary = SUMMARY_FILES[stage]
-    return tuple(sorted(p.stem for p in stage_dir.glob("*.json") if p.name not in (summary, "schema.json")))
+def _read_local_summary(layout: ExportsLayout, stage: Stage, ts: str) -> tuple[dict[str, Any], str]:
+    """A complete local stage's summary and its sha256 (which names the stage's content)."""
+    data = layout.summary_path(stage, ts).read_bytes()
+    return parse_summary(data, str(layout.summary_path(stage, ts))), hashlib.sha256(data).hexdigest()
+
+
+def _stage_collections(stage: Stage, summary: dict[str, Any]) -> tuple[str, ...]:
+    if stage == "raw":
+        return tuple(sorted(summary.get("tables") or {}))
+    return (COLLECTION,)
 
 
 def _folder_bytes(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    return sum(path.stat().st_size for path in folder.iterdir() if path.is_file())
 
 
 def upload_stage(
@@ -228,7 +226,9 @@ def upload_stage(
 ) -> StageArchive:
     """Tar `<stage>/<ts>/` into `work_dir`, upload it (SHA256 checksum, multipart when large)."""
     stage_dir = layout.require_complete(stage, ts)
+    summary, summary_sha256 = _read_local_summary(layout, stage, ts)
     key = location.stage_key(stage, ts)
+    work_dir.mkdir(parents=True, exist_ok=True)
     tarball = build_tarball(stage_dir, work_dir / f"{ts}-{stage}.tar.gz")
     try:
         client.upload_file(
@@ -238,7 +238,7 @@ def upload_stage(
             ExtraArgs={
                 "ChecksumAlgorithm": "SHA256",
                 "ContentType": "application/gzip",
-                "Metadata": {"sha256": tarball.sha256},
+                "Metadata": {"sha256": tarball.sha256, "summary-sha256": summary_sha256},
             },
             Config=transfer_config or TRANSFER_CONFIG,
         )
@@ -246,7 +246,27 @@ def upload_stage(
         raise archive_error(error, location, "upload", key) from None
     finally:
         tarball.path.unlink(missing_ok=True)
-    return StageArchive(stage, key, tarball.size_bytes, tarball.sha256, _stage_collections(stage_dir, stage))
+    return StageArchive(stage, key, tarball.size_bytes, tarball.sha256, _stage_collections(stage, summary))
+
+
+def archived_stage(
+    client: Any, location: S3Location, layout: ExportsLayout, stage: Stage, ts: str
+) -> StageArchive | None:
+    """The stage tarball already in S3, if it was made from the local stage as it is now; else None."""
+    key = location.stage_key(stage, ts)
+    try:
+        head = client.head_object(Bucket=location.bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise archive_error(error, location, "upload", key) from None
+    except (BotoCoreError, Boto3Error) as error:
+        raise archive_error(error, location, "upload", key) from None
+    recorded = head.get("Metadata") or {}
+    summary, summary_sha256 = _read_local_summary(layout, stage, ts)
+    if not recorded.get("sha256") or recorded.get("summary-sha256") != summary_sha256:
+        return None
+    return StageArchive(stage, key, int(head["ContentLength"]), recorded["sha256"], _stage_collections(stage, summary))
 
 
 def metadata_document(
@@ -262,7 +282,7 @@ def metadata_document(
     tables = summary.get("tables") or {}
     source = summary.get("source") or {}
     database = summary.get("database")
-    postgres = database if database == f"media_tool_{ts}" else None
+    postgres = database if database == dump_database_name(ts) else None
     exports: dict[str, Any] = {
         "raw": {
             "key": raw.key,
@@ -285,7 +305,7 @@ def metadata_document(
         "export_date": timestamp_date(ts).isoformat(),
         "source": {"kind": source.get("kind"), "database": database, "host": summary.get("host")},
         "exports": exports,
-        "databases_created": {"postgres": postgres, "mongodb": f"mediatool_{ts}"},
+        "databases_created": {"postgres": postgres, "mongodb": version_database(ts)},
         "export_duration_seconds": summary.get("durationSeconds"),
         "export_complete": True,
         "uploaded_at": iso_utc(uploaded_at or datetime.now(UTC)),
@@ -317,59 +337,54 @@ def write_metadata(
     return document
 
 
-def _read_summary(layout: ExportsLayout, ts: str) -> dict[str, Any]:
-    path = layout.require_complete("raw", ts) / SUMMARY_FILES["raw"]
-    return json.loads(path.read_text(encoding="utf-8"))
+def withdraw_metadata(client: Any, location: S3Location, ts: str) -> None:
+    """Remove the metadata of `ts` (if any): the export reads as incomplete until it is rewritten."""
+    key = location.metadata_key(ts)
+    if _object_exists(client, location, key, "upload"):
+        _delete(client, location, key, "upload")
 
 
-def _dry_run(location: S3Location, layout: ExportsLayout, ts: str) -> UploadResult:
-    planned: dict[str, StageArchive] = {}
+def archive_stage(
+    client: Any, location: S3Location, layout: ExportsLayout, stage: Stage, ts: str, work_dir: Path,
+    *, transfer_config: TransferConfig | None = None,
+) -> StageArchive:
+    """Upload one just-published stage. The metadata goes first, so the export reads as incomplete
+    (never as the old export pointing at a new tarball) until `archive_export` rewrites it."""
+    check_bucket(client, location, "upload")
+    withdraw_metadata(client, location, ts)
+    return upload_stage(client, location, layout, stage, ts, work_dir, transfer_config=transfer_config)
+
+
+def archive_export(
+    client: Any, location: S3Location, layout: ExportsLayout, ts: str, work_dir: Path,
+    *, transfer_config: TransferConfig | None = None,
+) -> dict[str, Any]:
+    """Upload each complete stage of `<ts>` that S3 lacks (or holds from other content), then the
+    metadata last: its presence means the archive is complete. Returns the metadata."""
+    ts = validate_timestamp(ts)
+    summary, _ = _read_local_summary(layout, "raw", ts)
+    check_bucket(client, location, "upload")
+    stages: dict[str, StageArchive] = {}
+    for stage in _STAGES:
+        if stage == "raw" or layout.is_complete(stage, ts):
+            found = archived_stage(client, location, layout, stage, ts)
+            if found is None:
+                withdraw_metadata(client, location, ts)
+                found = upload_stage(client, location, layout, stage, ts, work_dir, transfer_config=transfer_config)
+            stages[stage] = found
+    return write_metadata(client, location, ts, stages["raw"], stages.get("transformed"), summary)
+
+
+def plan_upload(location: S3Location, layout: ExportsLayout, ts: str) -> list[StageArchive]:
+    """What `archive_export` would upload (keys, uncompressed sizes), touching nothing remote."""
+    planned = []
     for stage in _STAGES:
         if stage == "raw" or layout.is_complete(stage, ts):
             folder = layout.require_complete(stage, ts)
-            key = location.stage_key(stage, ts)
-            planned[stage] = StageArchive(
-                stage, key, _folder_bytes(folder), None, _stage_collections(folder, stage)
-            )
-    return UploadResult(
-        ts, location, planned["raw"], planned.get("transformed"), location.metadata_key(ts), None, True
-    )
-
-
-def upload_export(
-    client: Any,
-    location: S3Location,
-    layout: ExportsLayout,
-    ts: str,
-    *,
-    work_dir: Path,
-    dry_run: bool = False,
-    transfer_config: TransferConfig | None = None,
-) -> UploadResult:
-    """Upload raw (and, when complete, transformed) `<ts>`, then the metadata last.
-
-    An earlier metadata object of the same timestamp is removed first, so that
-    during a re-upload the export reads as incomplete, never as the old one
-    pointing at new tarballs. A dry run touches nothing remote and builds nothing:
-    it returns the keys and the local (uncompressed) sizes.
-    """
-    ts = validate_timestamp(ts)
-    if dry_run:
-        return _dry_run(location, layout, ts)
-    summary = _read_summary(layout, ts)
-    check_bucket(client, location, "upload")
-    metadata_key = location.metadata_key(ts)
-    if _object_exists(client, location, metadata_key, "upload"):
-        _delete(client, location, metadata_key, "upload")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    raw = upload_stage(client, location, layout, "raw", ts, work_dir, transfer_config=transfer_config)
-    transformed = None
-    if layout.is_complete("transformed", ts):
-        transformed = upload_stage(
-            client, location, layout, "transformed", ts, work_dir, transfer_config=transfer_config
-        )
-    metadata = write_metadata(client, location, ts, raw, transformed, summary)
-    return UploadResult(ts, location, raw, transformed, metadata_key, metadata)
+            summary, _ = _read_local_summary(layout, stage, ts)
+            planned.append(StageArchive(stage, location.stage_key(stage, ts), _folder_bytes(folder), None,
+                                        _stage_collections(stage, summary)))
+    return planned
 
 
 def _delete(client: Any, location: S3Location, key: str, operation: str) -> None:
@@ -380,7 +395,7 @@ def _delete(client: Any, location: S3Location, key: str, operation: str) -> None
 
 
 # ---------------------------------------------------------------------------
-# List and download
+# List and download: everything read from the bucket is untrusted
 # ---------------------------------------------------------------------------
 
 
@@ -405,10 +420,14 @@ def _ts_of_metadata_key(key: str) -> str | None:
 
 
 def read_metadata(client: Any, location: S3Location, ts: str, operation: str) -> dict[str, Any]:
-    """The metadata object of `ts`; ArchiveError 'no export <ts> in s3://…' when absent."""
+    """The metadata object of `ts`, checked; ArchiveError 'no export <ts> in s3://…' when absent."""
     key = location.metadata_key(ts)
+    where = f"s3://{location.bucket}/{key}"
     try:
-        body = client.get_object(Bucket=location.bucket, Key=key)["Body"].read()
+        response = client.get_object(Bucket=location.bucket, Key=key)
+        if int(response.get("ContentLength") or 0) > MAX_METADATA_BYTES:
+            raise ArchiveError(f"{where}: metadata larger than {MAX_METADATA_BYTES} bytes ({operation})")
+        body = response["Body"].read(MAX_METADATA_BYTES + 1)
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in ("NoSuchKey", "404"):
@@ -417,30 +436,66 @@ def read_metadata(client: Any, location: S3Location, ts: str, operation: str) ->
     except (BotoCoreError, Boto3Error) as error:
         raise archive_error(error, location, operation, key) from None
     try:
-        return json.loads(body)
+        metadata = json.loads(body)
     except ValueError:
-        raise ArchiveError(
-            f"s3://{location.bucket}/{key}: metadata is not valid JSON ({operation})"
-        ) from None
+        raise ArchiveError(f"{where}: metadata is not valid JSON ({operation})") from None
+    _check_metadata(metadata, location, ts, where)
+    return metadata
 
 
-def list_remote(client: Any, location: S3Location) -> list[RemoteExport]:
-    """Every complete export in S3 (one per metadata object), newest first."""
+def _check_metadata(metadata: Any, location: S3Location, ts: str, where: str) -> None:
+    """The metadata must describe `ts`, with tarballs exactly at this prefix's keys."""
+    if not isinstance(metadata, dict) or metadata.get("timestamp") != ts:
+        raise ArchiveError(f"{where}: metadata is not that of export {ts}")
+    exports = metadata.get("exports")
+    if not isinstance(exports, dict) or not isinstance(exports.get("raw"), dict):
+        raise ArchiveError(f"{where}: metadata lists no raw export")
+    for stage in _STAGES:
+        entry = exports.get(stage)
+        if entry is None and stage == "transformed":
+            continue
+        if not isinstance(entry, dict):
+            raise ArchiveError(f"{where}: metadata entry {stage} is not an object")
+        expected_key = location.stage_key(stage, ts)
+        if entry.get("key") != expected_key:
+            raise ArchiveError(
+                f"{where}: {stage} tarball key {printable(str(entry.get('key')))} is not {expected_key} "
+                f"(only keys under {location.url} are restored)"
+            )
+        size = entry.get("size_bytes")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ArchiveError(f"{where}: {stage} size_bytes is not a byte count")
+        if not isinstance(entry.get("sha256"), str) or not _SHA256.match(entry["sha256"]):
+            raise ArchiveError(f"{where}: {stage} sha256 is not a sha256")
+
+
+def list_remote(
+    client: Any, location: S3Location, warn: Callable[[str], None] = lambda _: None
+) -> list[RemoteExport]:
+    """Every complete export in S3 (one per readable metadata object), newest first.
+
+    A metadata object that cannot be read or does not describe its export is
+    skipped with a warning; the others are listed.
+    """
     found: list[RemoteExport] = []
     for key in _metadata_keys(client, location):
         ts = _ts_of_metadata_key(key)
         if ts is None or key != location.metadata_key(ts):
             continue
-        metadata = read_metadata(client, location, ts, "list")
-        exports = metadata.get("exports") or {}
+        try:
+            metadata = read_metadata(client, location, ts, "list")
+        except ArchiveError as error:
+            warn(f"skipping {error}")
+            continue
+        exports = metadata["exports"]
         transformed = exports.get("transformed")
         found.append(
             RemoteExport(
                 ts=ts,
                 metadata_key=key,
-                raw_size_bytes=int((exports.get("raw") or {}).get("size_bytes") or 0),
-                transformed_size_bytes=int(transformed.get("size_bytes") or 0) if transformed else None,
-                uploaded_at=metadata.get("uploaded_at"),
+                raw_size_bytes=exports["raw"]["size_bytes"],
+                transformed_size_bytes=transformed["size_bytes"] if transformed else None,
+                uploaded_at=str(metadata.get("uploaded_at") or "") or None,
                 metadata=metadata,
             )
         )
@@ -463,25 +518,13 @@ def _download_verified(client: Any, location: S3Location, entry: dict[str, Any],
         path.unlink(missing_ok=True)
         raise archive_error(error, location, "download", key) from None
     actual = _file_sha256(path)
-    if actual != entry.get("sha256"):
+    if actual != entry["sha256"] or path.stat().st_size != entry["size_bytes"]:
         path.unlink(missing_ok=True)
         raise ArchiveError(
             f"s3://{location.bucket}/{key}: checksum mismatch "
-            f"(metadata sha256 {entry.get('sha256')}, downloaded {actual}) (download)"
+            f"(metadata sha256 {entry['sha256']}, downloaded {actual}) (download)"
         )
     return path
-
-
-def _remote_stages(metadata: dict[str, Any], location: S3Location, ts: str) -> dict[Stage, dict[str, Any]]:
-    exports = metadata.get("exports") or {}
-    stages: dict[Stage, dict[str, Any]] = {}
-    for stage in _STAGES:
-        entry = exports.get(stage)
-        if entry:
-            stages[stage] = entry
-    if "raw" not in stages:
-        raise ArchiveError(f"{location.url}: metadata of {ts} lists no raw export (download)")
-    return stages
 
 
 def _check_local_absent(layout: ExportsLayout, stages: list[Stage], ts: str) -> None:
@@ -498,12 +541,15 @@ def download_export(
 ) -> list[Path]:
     """Download `<ts>` from S3 into the exports root; the stage folders it created.
 
-    Every tarball is downloaded and checked against the metadata sha256 before
-    anything is extracted; a failure leaves no export folder behind.
+    Every tarball is downloaded and checked against the metadata sha256, then
+    extracted and checked file by file against the export's own summary, before
+    its folder is published; a failure leaves no export folder behind.
     """
     ts = validate_timestamp(ts)
     metadata = read_metadata(client, location, ts, "download")
-    stages = _remote_stages(metadata, location, ts)
+    stages: dict[Stage, dict[str, Any]] = {
+        stage: metadata["exports"][stage] for stage in _STAGES if metadata["exports"].get(stage)
+    }
     _check_local_absent(layout, list(stages), ts)
     work_dir.mkdir(parents=True, exist_ok=True)
     tarballs: dict[Stage, Path] = {}
@@ -529,28 +575,6 @@ def _extract_stage(layout: ExportsLayout, stage: Stage, ts: str, tarball: Path) 
         # A folder without its summary is "not there" (spec): leftovers are replaced.
         shutil.rmtree(target)
     try:
-        return safe_extract(tarball, ts, target.parent, required_file=SUMMARY_FILES[stage])
-    except (ValueError, OSError) as error:
+        return extract_stage(tarball, stage, ts, target.parent)
+    except (IntegrityError, OSError) as error:
         raise ArchiveError(f"{stage} export {ts}: {_one_line(error)} (download)") from None
-
-
-def archived_stage(client: Any, location: S3Location, stage: Stage, ts: str) -> StageArchive | None:
-    """The stage tarball already in S3 (as `upload_stage` left it), or None."""
-    key = location.stage_key(stage, ts)
-    try:
-        head = client.head_object(Bucket=location.bucket, Key=key)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise archive_error(error, location, "upload", key) from None
-    sha256 = (head.get("Metadata") or {}).get("sha256")
-    if not sha256:
-        return None
-    return StageArchive(stage, key, int(head["ContentLength"]), sha256)
-
-
-def withdraw_metadata(client: Any, location: S3Location, ts: str) -> None:
-    """Remove the metadata of `ts` (if any): the export reads as incomplete until it is rewritten."""
-    key = location.metadata_key(ts)
-    if _object_exists(client, location, key, "upload"):
-        _delete(client, location, key, "upload")

@@ -1,18 +1,23 @@
-"""Deterministic tarballs of one stage folder, and extraction that cannot escape its folder.
+"""Deterministic tarballs of one stage folder, and extraction that checks every member.
 
 `build_tarball` writes `raw/<ts>/` (or `transformed/<ts>/`) as a tar.gz whose
-only top-level entry is `<ts>/`: members sorted by path, every timestamp 0,
-owner 0:0 without names, gzip header without name or mtime. The same folder
+only top-level entry is `<ts>/`: the summary first (so a reader knows what to
+expect before any data), then the other files sorted by name; every timestamp
+0, owner 0:0 without names, gzip header without name or mtime. The same folder
 always gives byte-identical tarballs. Files are streamed, never held in memory.
 
-`safe_extract` accepts only plain files and folders under `<ts>/` and writes
-them into a hidden staging folder beside the target, renamed into place at the
-end: the result is `<target_parent>/<ts>/` complete, or nothing at all.
+`extract_stage` treats the tarball as untrusted: it reads the stage's summary
+from it first, then accepts only the files that summary lists (each once, with
+the recorded size and sha256, so the extracted size is bounded by the
+summary's totals), as plain files directly under `<ts>/`. Everything is written
+into a hidden staging folder beside the target and renamed into place at the
+end: the result is `<target_parent>/<ts>/` complete and verified, or nothing.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 import tarfile
@@ -21,6 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from bravo_pipeline.hashing import HashingWriter
+from bravo_pipeline.integrity import (
+    MAX_SUMMARY_BYTES,
+    FileDigest,
+    IntegrityError,
+    Manifest,
+    manifest,
+    mismatch,
+    parse_summary,
+)
+from bravo_pipeline.layout import SUMMARY_FILES, Stage
+from bravo_pipeline.names import SCHEMA_FILE, printable
 from bravo_pipeline.timestamps import validate_timestamp
 
 COPY_BUFFER = 1 << 20
@@ -34,15 +50,23 @@ class TarballInfo:
     sha256: str
 
 
+_LEADING_FILES = (*SUMMARY_FILES.values(), SCHEMA_FILE)  # written first, in this order
+
+
 def _members(stage_dir: Path) -> list[tuple[str, Path]]:
-    """(archive name, path) of the folder and everything under it, sorted by archive name."""
+    """(archive name, path) of the folder and its files: summary and schema first, then by name."""
     top = stage_dir.name
-    found = [(top, stage_dir)]
-    for path in stage_dir.rglob("*"):
-        if path.is_symlink() or not (path.is_file() or path.is_dir()):
-            raise ValueError(f"{path}: not a plain file or folder; refusing to archive it")
-        found.append((f"{top}/{path.relative_to(stage_dir).as_posix()}", path))
-    return sorted(found)
+    files = []
+    for path in stage_dir.iterdir():
+        if path.is_symlink() or not path.is_file():
+            raise ValueError(f"{path}: not a plain file; refusing to archive it")
+        files.append(path)
+
+    def order(path: Path) -> tuple[int, str]:
+        name = path.name
+        return (_LEADING_FILES.index(name) if name in _LEADING_FILES else len(_LEADING_FILES), name)
+
+    return [(top, stage_dir), *((f"{top}/{path.name}", path) for path in sorted(files, key=order))]
 
 
 def _tar_info(name: str, path: Path) -> tarfile.TarInfo:
@@ -86,66 +110,123 @@ def build_tarball(stage_dir: Path, out: Path) -> TarballInfo:
     return TarballInfo(out, hashing.size, hashing.hexdigest())
 
 
-def _member_path(member: tarfile.TarInfo, expected_ts: str, tarball: Path) -> PurePosixPath:
-    """The member's path relative to `<ts>/`; ValueError when it is not a safe member."""
+def _refuse(tarball: Path, name: str, reason: str) -> IntegrityError:
+    return IntegrityError(f"{tarball.name}: refusing member {printable(name)}: {reason}")
+
+
+def _member_file(member: tarfile.TarInfo, expected_ts: str, tarball: Path) -> str | None:
+    """The file name of a member directly under `<ts>/`, None for the `<ts>/` folder itself."""
     name = member.name
-    label = f"{tarball.name}: refusing member {name!r}"
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        raise ValueError(f"{label}: absolute path")
+        raise _refuse(tarball, name, "absolute path")
     parts = PurePosixPath(name).parts
     if ".." in parts or "\\" in name:
-        raise ValueError(f"{label}: path escapes the export folder")
-    if not member.isfile() and not member.isdir():
+        raise _refuse(tarball, name, "path escapes the export folder")
+    if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE):
         kind = "symlink" if member.issym() else "hardlink" if member.islnk() else "special file"
-        raise ValueError(f"{label}: {kind} (only plain files and folders are allowed)")
+        raise _refuse(tarball, name, f"{kind} (only plain files are allowed)")
     if not parts or parts[0] != expected_ts:
-        raise ValueError(f"{label}: top-level folder is not {expected_ts}/")
-    if len(parts) == 1 and not member.isdir():
-        raise ValueError(f"{label}: {expected_ts} must be a folder")
-    return PurePosixPath(*parts[1:]) if len(parts) > 1 else PurePosixPath(".")
+        raise _refuse(tarball, name, f"top-level folder is not {expected_ts}/")
+    if len(parts) == 1:
+        if not member.isdir():
+            raise _refuse(tarball, name, f"{expected_ts} must be a folder")
+        return None
+    if len(parts) > 2 or member.isdir():
+        raise _refuse(tarball, name, "an export folder holds no subfolders")
+    return parts[1]
 
 
-def _extract_into(tarball: Path, expected_ts: str, staging: Path) -> None:
-    with tarfile.open(tarball, mode="r:gz") as tar:
+def _open_tar(tarball: Path) -> tarfile.TarFile:
+    return tarfile.open(tarball, mode="r:gz")
+
+
+def _read_summary(tarball: Path, ts: str, summary_name: str) -> bytes:
+    """The stage summary inside the tarball (first member in our tarballs; searched for in older ones)."""
+    with _open_tar(tarball) as tar:
         for member in tar:
-            relative = _member_path(member, expected_ts, tarball)
-            destination = staging / relative
-            if member.isdir():
-                destination.mkdir(parents=True, exist_ok=True)
+            if _member_file(member, ts, tarball) != summary_name:
                 continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
+            if member.size > MAX_SUMMARY_BYTES:
+                raise _refuse(tarball, member.name, f"a summary over {MAX_SUMMARY_BYTES} bytes")
             source = tar.extractfile(member)
-            if source is None:
-                raise ValueError(f"{tarball.name}: member {member.name!r} has no data")
-            with source, destination.open("wb") as handle:
-                shutil.copyfileobj(source, handle, COPY_BUFFER)
+            assert source is not None
+            with source:
+                return source.read()
+    raise IntegrityError(f"{tarball.name}: no {ts}/{summary_name} in the tarball")
 
 
-def safe_extract(
-    tarball: Path, expected_ts: str, target_parent: Path, *, required_file: str | None = None
-) -> Path:
-    """Extract `tarball` (top folder `<expected_ts>/`) to `<target_parent>/<expected_ts>/`.
+def _expected(name: str, contents: Manifest, summary: FileDigest, tarball: Path, member_name: str) -> FileDigest:
+    if name == contents.summary_file:
+        return summary
+    if name not in contents.files:
+        raise _refuse(tarball, member_name, f"not a file of the export's {contents.summary_file}")
+    recorded = contents.files[name]
+    # schema.json of an export made before digests were recorded: bounded, not checked
+    return recorded or FileDigest(-1, "")
 
-    Refuses (ValueError, one line naming the member) anything but plain files and
-    folders under `<expected_ts>/`. With `required_file`, the tarball must hold that
-    file at its top. The target appears complete, or not at all.
+
+def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, destination: Path, expected: FileDigest,
+                 tarball: Path) -> None:
+    if expected.size >= 0 and member.size != expected.size:
+        raise _refuse(tarball, member.name, f"{member.size} bytes, the summary says {expected.size}")
+    if expected.size < 0 and member.size > MAX_SUMMARY_BYTES:
+        raise _refuse(tarball, member.name, f"over {MAX_SUMMARY_BYTES} bytes")
+    source = tar.extractfile(member)
+    if source is None:
+        raise _refuse(tarball, member.name, "no data")
+    with source, destination.open("wb") as handle:
+        out = HashingWriter(handle)
+        while block := source.read(COPY_BUFFER):
+            out.write(block)
+    if expected.size >= 0 and (out.size != expected.size or out.hexdigest() != expected.sha256):
+        raise mismatch(f"{tarball.name}: member {member.name}", expected, out.size, out.hexdigest())
+
+
+def _extract_into(tarball: Path, stage: Stage, ts: str, staging: Path) -> None:
+    summary_name = SUMMARY_FILES[stage]
+    summary_bytes = _read_summary(tarball, ts, summary_name)
+    summary = parse_summary(summary_bytes, f"{tarball.name}: {ts}/{summary_name}")
+    if summary.get("exportTimestamp") != ts:
+        raise IntegrityError(f"{tarball.name}: {ts}/{summary_name} is the summary of another export")
+    contents = manifest(stage, summary)
+    summary_digest = FileDigest(len(summary_bytes), hashlib.sha256(summary_bytes).hexdigest())
+    seen: set[str] = set()
+    with _open_tar(tarball) as tar:
+        for member in tar:
+            name = _member_file(member, ts, tarball)
+            if name is None:
+                continue
+            if name in seen:
+                raise _refuse(tarball, member.name, "a second copy of a file")
+            seen.add(name)
+            expected = _expected(name, contents, summary_digest, tarball, member.name)
+            _copy_member(tar, member, staging / name, expected, tarball)
+    missing = sorted({*contents.files, summary_name} - seen)
+    if missing:
+        raise IntegrityError(f"{tarball.name}: the tarball lacks {', '.join(printable(m) for m in missing)}")
+
+
+def extract_stage(tarball: Path, stage: Stage, expected_ts: str, target_parent: Path) -> Path:
+    """Extract a stage tarball (top folder `<expected_ts>/`) to `<target_parent>/<expected_ts>/`, verified.
+
+    Raises IntegrityError (one line naming the member) for anything but the files
+    the export's own summary lists, with their recorded sizes and digests. The
+    target appears complete, or not at all.
     """
     ts = validate_timestamp(expected_ts)
     target = target_parent / ts
     if target.exists():
         raise FileExistsError(f"{target} already exists; not extracting {tarball.name} over it")
     target_parent.mkdir(parents=True, exist_ok=True)
-    staging = target_parent / f".{ts}{_STAGING_MARK}{os.getpid()}"
+    staging = target_parent / f".{ts}{_STAGING_MARK}{os.getpid()}-restore"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
         try:
-            _extract_into(tarball, ts, staging)
+            _extract_into(tarball, stage, ts, staging)
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ValueError(f"{tarball.name}: not a valid tar.gz ({message})") from None
-        if required_file is not None and not (staging / required_file).is_file():
-            raise ValueError(f"{tarball.name}: no {ts}/{required_file} in the tarball")
+            raise IntegrityError(f"{tarball.name}: not a valid tar.gz ({message})") from None
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -17,6 +17,7 @@ from dagster import (
 from bravo_pipeline.assets.metadata import preview_rows, table_column_schema
 from bravo_pipeline.assets.source import SOURCE_DB_KEY
 from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder
+from bravo_pipeline.names import printable
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import PostgresSource
 from bravo_pipeline.source.dump_restore import restored_dump_label
@@ -89,7 +90,7 @@ def raw_export(
     def on_table(item: TableFile) -> None:
         done.append(item)
         context.log.info(
-            f"exported {item.table.name}: {item.count} rows, {item.size} bytes in {item.seconds:.2f}s"
+            f"exported {printable(item.table.name)}: {item.count} rows, {item.size} bytes in {item.seconds:.2f}s"
         )
 
     try:

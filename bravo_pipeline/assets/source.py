@@ -52,10 +52,10 @@ def source_database(
     exports_io_manager: ResourceParam[ExportsIOManager],
 ) -> MaterializeResult:
     ts = validate_timestamp(context.partition_key)
-    temp_dir = exports_io_manager.layout.root / "temp"
+    temp_dir = exports_io_manager.layout.temp_dir
     if config.dump.startswith("s3://"):
         context.log.info(f"downloading dump {config.dump}")
-        download = archive.download(config.dump, temp_dir / f".download-{ts}" / Path(config.dump).name)
+        download = archive.download(config.dump, temp_dir / f".download-{ts}" / "dump")  # format is sniffed
         try:
             staged = stage_dump_file(download, temp_dir, ts)
         finally:

@@ -4,9 +4,10 @@ from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Out
 
 from bravo_pipeline.assets.raw import SUMMARY_KEY, raw_table_key
 from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder, StageFile
+from bravo_pipeline.names import CAMPAIGNS_FILE
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.timestamps import validate_timestamp
-from bravo_pipeline.transform.export import CAMPAIGNS_FILE, preview_documents, transform_export
+from bravo_pipeline.transform.export import preview_documents, transform_export
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS
 
 CAMPAIGNS_KEY = AssetKey(["transformed", "campaigns"])

@@ -15,14 +15,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bravo_pipeline.file_lock import exclusive_lock
+from bravo_pipeline.names import REGISTRY_FILE
 from bravo_pipeline.timestamps import iso_utc
 
-REGISTRY_FILE = "mongodb-versions.json"
 Action = Literal["loaded", "restored", "promoted", "dropped"]
-
-
-def version_database(ts: str) -> str:
-    return f"mediatool_{ts}"
 
 
 class RegistryError(RuntimeError):

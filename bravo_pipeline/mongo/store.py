@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import bson
 import pymongo
@@ -28,6 +27,7 @@ from bson.decimal128 import Decimal128
 from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
 from bravo_pipeline.mongo.embedded import embedded_client
+from bravo_pipeline.uris import mongodb_label
 
 SERVER_SELECTION_TIMEOUT_MS = 3_000
 STAGING_SUFFIX = "__staging"
@@ -90,13 +90,6 @@ class DocumentStore(Protocol):
     def close(self) -> None: ...
 
 
-def server_label(uri: str) -> str:
-    """host:port of a MongoDB URI, never credentials."""
-    parts = urlsplit(uri)
-    hosts = parts.netloc.rsplit("@", 1)[-1]
-    return hosts or "localhost:27017"
-
-
 def _rejected_id(error: BulkWriteError, batch: list[dict[str, Any]]) -> str:
     details = (error.details or {}).get("writeErrors") or [{}]
     first = details[0]
@@ -115,10 +108,16 @@ def _oversized_id(batch: list[dict[str, Any]]) -> str:
 
 def connect_server(uri: str) -> MongoStore:
     """A MongoDB server; fails within seconds with the host:port when unreachable."""
-    server = server_label(uri)
-    client = pymongo.MongoClient(
-        uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, retryWrites=True, tz_aware=True
-    )
+    server = mongodb_label(uri)
+    try:
+        client = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, retryWrites=True, tz_aware=True
+        )
+    except (PyMongoError, ValueError, TypeError):  # their messages may quote the URI, password included
+        raise StoreError(
+            "BRAVO_MONGODB_URI is not a valid MongoDB URI (special characters in the user or password "
+            "must be percent-encoded; expected mongodb://user:password@host:port)"
+        ) from None
     try:
         client.admin.command("ping")
     except PyMongoError:

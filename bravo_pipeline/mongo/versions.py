@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from bravo_pipeline.mongo.documents import batched, read_documents, to_bson
-from bravo_pipeline.mongo.registry import version_database
 from bravo_pipeline.mongo.store import CAMPAIGN_INDEXES, DocumentStore, StoreError
+from bravo_pipeline.names import CAMPAIGNS_FILE, TRANSFORMATION_SUMMARY_FILE, version_database
 
 COLLECTION = "campaigns"
 BATCH_SIZE = 1_000
@@ -29,12 +29,12 @@ class LoadResult:
 def load_version(store: DocumentStore, transformed_dir: Path, ts: str) -> LoadResult:
     """Replace `mediatool_<ts>.campaigns` with the documents of `transformed/<ts>/`, atomically."""
     started = time.perf_counter()
-    summary_path = transformed_dir / "transformation-summary.json"
+    summary_path = transformed_dir / TRANSFORMATION_SUMMARY_FILE
     if not summary_path.is_file():
         raise StoreError(f"transformed export {ts} is incomplete or missing")
     expected = json.loads(summary_path.read_text(encoding="utf-8"))["totalCampaigns"]
     database = version_database(ts)
-    documents = (to_bson(document) for document in read_documents(transformed_dir / "campaigns.json"))
+    documents = (to_bson(document) for document in read_documents(transformed_dir / CAMPAIGNS_FILE))
     return _replace_campaigns(store, database, batched(documents, BATCH_SIZE), expected, started)
 
 

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.mongo.registry import Registry, registry_entry, version_database
+from bravo_pipeline.mongo.registry import Registry, registry_entry
+from bravo_pipeline.names import version_database
 from bravo_pipeline.ops.retention import CleanupPlan, delete_local, local_artifacts, plan_cleanup
 from bravo_pipeline.source.dump_restore import dump_database_name
 

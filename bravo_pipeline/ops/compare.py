@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout
+from bravo_pipeline.names import CAMPAIGNS_FILE as TRANSFORMED_FILE
+from bravo_pipeline.names import SCHEMA_FILE, UnsafeNameError, table_filename
 from bravo_pipeline.timestamps import InvalidTimestampError, iso_utc, validate_timestamp
 
 Format = Literal["json", "html", "markdown"]
-REPORTS_DIR = "comparison-reports"
-SCHEMA_FILE = "schema.json"
-TRANSFORMED_FILE = "campaigns.json"
 TRANSFORMED_IGNORED = frozenset({"exportTimestamp"})
 EXAMPLE_LIMIT = 10
 ROW_LABEL_CHARS = 200
@@ -89,7 +88,10 @@ def export_tables(layout: ExportsLayout, ts: str) -> dict[str, TableSpec]:
         raise CompareError(f"{folder / SCHEMA_FILE} does not describe table(s) {', '.join(undescribed)}")
     tables = {}
     for name, entry in schema.items():
-        filename = summary.get(name, {}).get("filename", f"{name}.json")
+        try:
+            filename = table_filename(name)
+        except UnsafeNameError as error:
+            raise CompareError(f"{folder / SCHEMA_FILE}: {error}") from None
         columns = {column["name"]: column["type"] for column in entry.get("columns", [])}
         tables[name] = TableSpec(folder / filename, columns, tuple(entry.get("primaryKey") or ()))
     return tables
@@ -559,7 +561,7 @@ def default_report_path(layout: ExportsLayout, ts1: str, ts2: str, fmt: Format) 
     if fmt not in _EXTENSIONS:
         raise CompareError(f"unknown report format {fmt!r}: use json, html or markdown")
     name = f"compare-{validate_timestamp(ts1)}-vs-{validate_timestamp(ts2)}.{_EXTENSIONS[fmt]}"
-    return layout.root / REPORTS_DIR / name
+    return layout.reports_dir / name
 
 
 def write_report(path: Path, text: str) -> Path:

@@ -18,7 +18,6 @@ from pathlib import Path
 from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout
 from bravo_pipeline.timestamps import timestamp_datetime, validate_timestamp
 
-REPORTS_DIR = "comparison-reports"
 _DURATION = re.compile(r"^([0-9]+)([dhmw])$")
 _UNITS: dict[str, timedelta] = {
     "m": timedelta(minutes=1),
@@ -133,14 +132,13 @@ def _size(path: Path) -> int:
 
 
 def _candidates(layout: ExportsLayout, ts: str) -> list[tuple[str, Path]]:
-    root = layout.root
     found = [
         ("raw", layout.stage_dir("raw", ts)),
         ("transformed", layout.stage_dir("transformed", ts)),
         ("log", layout.log_path(ts)),
     ]
-    found += [("temp", path) for path in sorted((root / "temp").glob(f"prod_dump_{ts}*"))]
-    found += [("report", path) for path in sorted((root / REPORTS_DIR).glob(f"*{ts}*"))]
+    found += [("temp", path) for path in sorted(layout.temp_dir.glob(f"prod_dump_{ts}*"))]
+    found += [("report", path) for path in sorted(layout.reports_dir.glob(f"*{ts}*"))]
     return found
 
 

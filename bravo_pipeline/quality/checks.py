@@ -22,12 +22,11 @@ import polars as pl
 
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.mongo.store import DocumentStore
-from bravo_pipeline.source.raw_export import SCHEMA_FILE
-from bravo_pipeline.source.raw_export import SUMMARY_FILE as RAW_SUMMARY_FILE
+from bravo_pipeline.names import CAMPAIGNS_FILE, SCHEMA_FILE, UnsafeNameError, table_filename
+from bravo_pipeline.names import EXPORT_SUMMARY_FILE as RAW_SUMMARY_FILE
+from bravo_pipeline.names import TRANSFORMATION_SUMMARY_FILE as TRANSFORMED_SUMMARY_FILE
 from bravo_pipeline.source.tables import KNOWN_TABLES
 from bravo_pipeline.timestamps import validate_timestamp
-from bravo_pipeline.transform.export import CAMPAIGNS_FILE
-from bravo_pipeline.transform.export import SUMMARY_FILE as TRANSFORMED_SUMMARY_FILE
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, RawTableError, read_raw_table
 
 Severity = Literal["WARN", "ERROR"]
@@ -115,11 +114,15 @@ def raw_completeness(raw_dir: Path) -> CheckOutcome:
     if not summary_path.is_file():
         return _file_missing(raw_dir, RAW_SUMMARY_FILE)
     entries: dict[str, dict[str, Any]] = _read_json(summary_path).get("tables", {})
-    on_disk = {table for table, entry in entries.items() if (raw_dir / _filename(table, entry)).is_file()}
+    try:
+        files = {table: table_filename(table) for table in entries}
+    except UnsafeNameError as error:
+        return CheckOutcome(False, "ERROR", f"{RAW_SUMMARY_FILE}: {error}.", {})
+    on_disk = {table for table in entries if (raw_dir / files[table]).is_file()}
     missing = sorted((set(KNOWN_TABLES) | set(entries)) - on_disk)
     mismatches: dict[str, object] = {}
     for table in sorted(on_disk):
-        mismatch = _file_mismatch(entries[table], file_facts(raw_dir / _filename(table, entries[table])))
+        mismatch = _file_mismatch(entries[table], file_facts(raw_dir / files[table]))
         if mismatch:
             mismatches[table] = mismatch
     metadata: dict[str, object] = {
@@ -129,10 +132,6 @@ def raw_completeness(raw_dir: Path) -> CheckOutcome:
     }
     return CheckOutcome(not (missing or mismatches), "ERROR", _completeness_text(missing, mismatches),
                         metadata)
-
-
-def _filename(table: str, entry: dict[str, Any]) -> str:
-    return str(entry.get("filename") or f"{table}.json")
 
 
 def _completeness_text(missing: list[str], mismatches: dict[str, object]) -> str:
@@ -215,7 +214,7 @@ def referential_integrity(
     thresholds = {ref.name: overrides.get(ref.name, error_fraction) for ref in REFERENCES}
     tables = {ref.table for ref in REFERENCES} | {ref.target_table for ref in REFERENCES}
     try:
-        frames = {table: read_raw_table(raw_dir / f"{table}.json", table) for table in sorted(tables)}
+        frames = {table: read_raw_table(raw_dir / table_filename(table), table) for table in sorted(tables)}
     except RawTableError as error:
         return CheckOutcome(False, "ERROR", f"Cannot check references: {error}.", {})
     results = {
@@ -373,8 +372,8 @@ def _orphan_count(summary: dict[str, Any], kind: str) -> int:
 
 
 def _hierarchy_problems(raw_dir: Path, summary: dict[str, Any], metadata: dict[str, object]) -> list[str]:
-    raw_strategies = count_rows(raw_dir / "strategies.json")
-    raw_line_items = count_rows(raw_dir / "line_items.json")
+    raw_strategies = count_rows(raw_dir / table_filename("strategies"))
+    raw_line_items = count_rows(raw_dir / table_filename("line_items"))
     strategies = summary.get("totalStrategies", 0) + _orphan_count(summary, "strategiesWithoutCampaign")
     line_items = (summary.get("totalLineItems", 0) + _orphan_count(summary, "lineItemsWithoutStrategy")
                   + _orphan_count(summary, "lineItemsOfOrphanStrategies"))
@@ -423,8 +422,8 @@ def transform_conservation(raw_dir: Path, transformed_dir: Path) -> CheckOutcome
     summary_path = transformed_dir / TRANSFORMED_SUMMARY_FILE
     summary = _read_json(summary_path)
     try:
-        raw_campaigns = read_raw_table(raw_dir / "campaigns.json", "campaigns").select("id", "budget")
-        strategies_and_items = [raw_dir / "strategies.json", raw_dir / "line_items.json"]
+        raw_campaigns = read_raw_table(raw_dir / table_filename("campaigns"), "campaigns").select("id", "budget")
+        strategies_and_items = [raw_dir / table_filename("strategies"), raw_dir / table_filename("line_items")]
         if not all(path.is_file() for path in strategies_and_items):
             raise RawTableError("strategies.json or line_items.json is missing")
     except RawTableError as error:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import psycopg
 
-from bravo_pipeline.settings import redact_uri
+from bravo_pipeline.uris import UriError, postgres_params, redact_uri, scrub
 
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -15,12 +13,11 @@ class SourceError(RuntimeError):
     """A problem with a PostgreSQL source, worded for the user (one line)."""
 
 
-def with_database(uri: str, database: str) -> str:
-    parts = urlsplit(uri)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
 def connect(uri: str, *, application_name: str = "bravo-pipeline", **kwargs: object) -> psycopg.Connection:
+    try:
+        password = postgres_params(uri).get("password")
+    except UriError as error:
+        raise SourceError(str(error)) from None
     try:
         return psycopg.connect(
             uri,
@@ -28,10 +25,9 @@ def connect(uri: str, *, application_name: str = "bravo-pipeline", **kwargs: obj
             application_name=application_name,
             **kwargs,  # type: ignore[arg-type]
         )
-    except psycopg.OperationalError as error:
-        raise SourceError(
-            f"cannot connect to PostgreSQL at {redact_uri(uri)}: {describe_error(error)}"
-        ) from None
+    except psycopg.Error as error:
+        reason = scrub(describe_error(error), {password} if password else set())
+        raise SourceError(f"cannot connect to PostgreSQL at {redact_uri(uri)}: {reason}") from None
 
 
 def database_exists(conn: psycopg.Connection, database: str) -> bool:

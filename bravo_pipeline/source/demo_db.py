@@ -27,8 +27,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from bravo_pipeline.source.connection import database_exists, with_database
+from bravo_pipeline.source.connection import database_exists
 from bravo_pipeline.source.tables import FIXED_SIZE_TABLES, KNOWN_TABLES, ROWS_AT_SCALE_1
+from bravo_pipeline.uris import with_database
 
 MAX_SCALE = 20.0
 WORKERS = 2

@@ -10,20 +10,20 @@ reports the first error line of the client.
 from __future__ import annotations
 
 import gzip
-import os
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from psycopg import sql
 
-from bravo_pipeline.settings import redact_uri
-from bravo_pipeline.source.connection import SourceError, connect, database_exists, with_database
+from bravo_pipeline.source.connection import SourceError, connect, database_exists
 from bravo_pipeline.source.embedded_server import client_bin_dir
+from bravo_pipeline.source.plain_dump import PlainDumpFilter
+from bravo_pipeline.uris import client_environment, redact_uri, with_database
 
 DumpFormat = Literal["plain", "custom", "directory"]
 _EXTENSIONS: dict[DumpFormat, str] = {"plain": "sql", "custom": "dump", "directory": "dir"}
@@ -75,18 +75,6 @@ def _client(name: str) -> str:
     return str(client_bin_dir() / name)
 
 
-def _client_env_and_uri(uri: str) -> tuple[dict[str, str], str]:
-    """Pass a password through PGPASSWORD, never on a command line."""
-    parts = urlsplit(uri)
-    env = {**os.environ}
-    if parts.password:
-        env["PGPASSWORD"] = parts.password
-        netloc = parts.netloc.rsplit("@", 1)
-        user = parts.username or ""
-        parts = parts._replace(netloc=f"{user}@{netloc[-1]}" if user else netloc[-1])
-    return env, urlunsplit(parts)
-
-
 def _sniff(path: Path) -> tuple[DumpFormat, bool]:
     """The dump's format, and whether it is gzip-compressed."""
     if path.is_dir():
@@ -128,12 +116,12 @@ def run_pg_dump(source_uri: str, schema: str, temp_dir: Path, ts: str) -> Staged
     """pg_dump the source (custom format, no owners or privileges) into temp/."""
     temp_dir.mkdir(parents=True, exist_ok=True)
     target = temp_dump_path(temp_dir, ts, "custom")
-    env, uri = _client_env_and_uri(source_uri)
-    result = subprocess.run(
-        [_client("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-         f"--schema={schema}", f"--file={target}", f"--dbname={uri}"],
-        env=env, capture_output=True, text=True, check=False,
-    )
+    with client_environment(source_uri, "BRAVO_SOURCE_URI") as env:
+        result = subprocess.run(
+            [_client("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+             f"--schema={schema}", f"--file={target}"],
+            env=env, capture_output=True, text=True, check=False,
+        )
     if result.returncode != 0:
         remove_dump(target)
         raise DumpError(
@@ -173,19 +161,41 @@ def restore_dump(
     return RestoredDatabase(database, uri, dump, time.perf_counter() - started, tables)
 
 
+def _run_psql(dump: StagedDump, env: dict[str, str]) -> tuple[int, str]:
+    """Feed the filtered plain dump to psql (see plain_dump); its exit status and error output."""
+    command = [_client("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+               "--output=/dev/null", "--file=-"]
+    process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    errors: list[bytes] = []
+    drain = threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    drain.start()
+    try:
+        with dump.path.open("rb") as source, process.stdin:  # type: ignore[union-attr]
+            for line in PlainDumpFilter().lines(source):
+                process.stdin.write(line)  # type: ignore[union-attr]
+    except BrokenPipeError:
+        pass  # psql stopped at an error; its message says which
+    finally:
+        returncode = process.wait()
+        drain.join()
+    return returncode, b"".join(errors).decode("utf-8", errors="replace")
+
+
 def _run_restore(uri: str, dump: StagedDump) -> None:
-    env, plain_uri = _client_env_and_uri(uri)
-    if dump.format == "plain":
-        command = [_client("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
-                   f"--dbname={plain_uri}", f"--file={dump.path}"]
-        tool = "psql"
-    else:
-        command = [_client("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-                   f"--jobs={RESTORE_JOBS}", f"--dbname={plain_uri}", str(dump.path)]
-        tool = "pg_restore"
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise DumpError(f"restore failed ({tool}): {_first_error_line(result.stderr or result.stdout)}")
+    with client_environment(uri, "BRAVO_POSTGRES_URI") as env:
+        if dump.format == "plain":
+            tool = "psql"
+            returncode, errors = _run_psql(dump, env)
+        else:
+            tool = "pg_restore"
+            # with an empty --dbname, pg_restore connects with the PG* variables instead of writing a script
+            command = [_client("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
+                       f"--jobs={RESTORE_JOBS}", "--dbname=", str(dump.path)]
+            result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+            returncode, errors = result.returncode, result.stderr or result.stdout
+    if returncode != 0:
+        raise DumpError(f"restore failed ({tool}): {_first_error_line(errors)}")
 
 
 def dump_label(dump: StagedDump) -> str:

@@ -21,16 +21,15 @@ import psycopg
 from psycopg import sql
 
 from bravo_pipeline.hashing import HashingWriter
-from bravo_pipeline.settings import redact_uri
+from bravo_pipeline.names import EXPORT_SUMMARY_FILE, SCHEMA_FILE, printable, table_filename
 from bravo_pipeline.source.catalog import Table, read_catalog, split_known
 from bravo_pipeline.source.connection import SourceError, connect, describe_error
 from bravo_pipeline.source.json_rows import copy_json_rows
 from bravo_pipeline.timestamps import iso_utc
+from bravo_pipeline.uris import host_of
 
 FLUSH_BYTES = 1 << 20
 STATEMENT_TIMEOUT = "30min"
-SUMMARY_FILE = "export-summary.json"
-SCHEMA_FILE = "schema.json"
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) 
     reported = cursor.rowcount
     if reported != rows:
         raise SourceError(
-            f"table {table.name}: PostgreSQL reported {reported} rows but {rows} were written"
+            f"table {printable(table.name)}: PostgreSQL reported {reported} rows but {rows} were written"
         )
     return TableFile(table, rows, path.name, out.size, out.hexdigest(), time.perf_counter() - started)
 
@@ -108,6 +107,7 @@ def schema_document(database: str, schema: str, files: list[TableFile]) -> dict[
         "schema": schema,
         "tables": {
             item.table.name: {
+                "filename": item.filename,
                 "columns": [column.as_json() for column in item.table.columns],
                 "primaryKey": list(item.table.primary_key),
                 "rowCount": item.count,
@@ -117,8 +117,13 @@ def schema_document(database: str, schema: str, files: list[TableFile]) -> dict[
     }
 
 
-def write_json(path: Path, document: object) -> None:
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def write_json(path: Path, document: object) -> dict[str, object]:
+    """Write `document` as indented JSON; its size and sha256, as a summary records a file."""
+    data = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    with path.open("wb") as handle:
+        out = HashingWriter(handle)
+        out.write(data)
+    return {"filename": path.name, "size": out.size, "sha256": out.hexdigest()}
 
 
 def _snapshot_connection(uri: str, label: str) -> psycopg.Connection:
@@ -133,9 +138,9 @@ def _stream_all(conn: psycopg.Connection, schema: str, tables: list[Table], targ
     with conn.cursor() as cursor:
         for table in tables:
             try:
-                item = stream_table(cursor, schema, table, target / f"{table.name}.json")
+                item = stream_table(cursor, schema, table, target / table_filename(table.name))
             except psycopg.Error as error:
-                raise SourceError(f"table {table.name}: {describe_error(error)}") from None
+                raise SourceError(f"table {printable(table.name)}: {describe_error(error)}") from None
             files.append(item)
             on_table(item)
     return files
@@ -213,7 +218,7 @@ def export_raw(
         database = conn.info.dbname
         tables, extra = split_known(read_catalog(conn, schema))
         for name in extra:
-            warn(f"table {name} is not one of the 27 known tables; exporting it too")
+            warn(f"table {printable(name)} is not one of the 27 known tables; exporting it too")
         if workers > 1:
             files = _stream_parallel(conn, uri, label, schema, tables, target, workers, on_table)
         else:
@@ -222,19 +227,20 @@ def export_raw(
     finally:
         conn.close()
     files.sort(key=lambda item: item.table.name)
-    write_json(target / SCHEMA_FILE, schema_document(database, schema, files))
+    schema_file = write_json(target / SCHEMA_FILE, schema_document(database, schema, files))
     seconds = time.perf_counter() - started
     summary = {
         "exportedAt": iso_utc(exported_at),
         "exportTimestamp": ts,
         "database": database,
-        "host": redact_uri(uri).split("/")[0],
+        "host": host_of(uri),
         "source": source,
         "snapshot": "consistent",
         "tables": {item.table.name: item.summary_entry() for item in files},
+        "schemaFile": schema_file,
         "totalRecords": sum(item.count for item in files),
         "totalBytes": sum(item.size for item in files),
         "durationSeconds": round(seconds, 3),
     }
-    write_json(target / SUMMARY_FILE, summary)
+    write_json(target / EXPORT_SUMMARY_FILE, summary)
     return RawExportResult(files, extra, summary, seconds)

@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bravo_pipeline.names import CAMPAIGNS_FILE, TRANSFORMATION_SUMMARY_FILE
 from bravo_pipeline.timestamps import iso_utc
 from bravo_pipeline.transform.campaigns import build_campaign_documents, documents_to_json, summary_counts
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, read_raw_table
 
-CAMPAIGNS_FILE = "campaigns.json"
-SUMMARY_FILE = "transformation-summary.json"
 PREVIEW_DOCUMENTS = 3
 
 
@@ -45,7 +44,7 @@ def transform_export(raw_files: Mapping[str, Path], target: Path, ts: str) -> di
         "unresolvedUsers": counts["unresolvedUsers"],
         "durationSeconds": round(time.perf_counter() - started, 3),
     }
-    (target / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    (target / TRANSFORMATION_SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return summary
 
 

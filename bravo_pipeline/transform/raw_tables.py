@@ -16,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from bravo_pipeline.names import table_filename
+
 _TEXT = pl.String()  # ids, text, decimal strings and ISO timestamps all stay strings
 
 TRANSFORM_COLUMNS: dict[str, dict[str, pl.DataType]] = {
@@ -89,7 +91,7 @@ class RawTableError(ValueError):
 
 def read_transform_inputs(raw_dir: Path) -> dict[str, pl.DataFrame]:
     """The 8 tables the campaign transform reads, from `raw/<ts>/`."""
-    return {table: read_raw_table(raw_dir / f"{table}.json", table) for table in TRANSFORM_COLUMNS}
+    return {table: read_raw_table(raw_dir / table_filename(table), table) for table in TRANSFORM_COLUMNS}
 
 
 def read_raw_table(path: Path, table: str) -> pl.DataFrame:

@@ -1,67 +1,24 @@
-"""A real S3 endpoint (moto's server over HTTP), a fault-injecting proxy, and a real raw export."""
+"""A fault-injecting proxy in front of the S3 server, and a real raw export."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
+import os
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 
-from bravo_pipeline.archive.s3 import S3Location, make_client
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.source.raw_export import export_raw
+from bravo_pipeline_tests.conftest import AWS_ENV  # noqa: F401  (imported by the tests of this folder)
 
 EXPORT_TS = "20250622-072114"
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-}
-AWS_UNSET = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """URL of a moto S3 server on 127.0.0.1 (a free port), for the whole session."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in AWS_ENV.items():
-            patch.setenv(name, value)
-        for name in AWS_UNSET:
-            patch.delenv(name, raising=False)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-
-
-@pytest.fixture
-def s3_client(s3_endpoint: str) -> Any:
-    return make_client(s3_endpoint, "us-east-1")
-
-
-@pytest.fixture
-def bucket(s3_client: Any) -> str:
-    name = f"bravo-test-{uuid.uuid4().hex[:12]}"
-    s3_client.create_bucket(Bucket=name)
-    return name
-
-
-@pytest.fixture
-def location(bucket: str) -> S3Location:
-    return S3Location(bucket)
 
 
 # ---------------------------------------------------------------------------
@@ -69,16 +26,18 @@ def location(bucket: str) -> S3Location:
 # ---------------------------------------------------------------------------
 
 
-def write_transformed(layout: ExportsLayout, ts: str, extra: bytes = b"") -> Path:
+def write_transformed(layout: ExportsLayout, ts: str, padding: int = 0) -> Path:
+    """A small transformed folder with a real summary; `padding` bytes of filler make campaigns.json big."""
     staging = layout.begin_staging("transformed", ts)
     documents = [
         {"_id": f"24615040000000{n:05d}", "name": f"Campaign {n} – Café", "price": "12.50"} for n in range(3)
     ]
-    body = "[\n" + ",\n".join(json.dumps(d, ensure_ascii=False) for d in documents) + "\n]\n"
-    (staging / "campaigns.json").write_text(body, encoding="utf-8")
-    if extra:
-        (staging / "padding.bin").write_bytes(extra)
-    summary = {"exportTimestamp": ts, "totalCampaigns": len(documents), "outputFile": "campaigns.json"}
+    if padding:
+        documents[0]["notes"] = os.urandom(padding // 2).hex()
+    body = ("[\n" + ",\n".join(json.dumps(d, ensure_ascii=False) for d in documents) + "\n]\n").encode()
+    (staging / "campaigns.json").write_bytes(body)
+    summary = {"exportTimestamp": ts, "totalCampaigns": len(documents), "outputFile": "campaigns.json",
+               "sha256": hashlib.sha256(body).hexdigest(), "size": len(body)}
     (staging / "transformation-summary.json").write_text(json.dumps(summary) + "\n", encoding="utf-8")
     return layout.publish(staging, "transformed", ts, replace=False)
 

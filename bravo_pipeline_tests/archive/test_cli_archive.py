@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from bravo_pipeline.archive.s3 import S3Location
-from bravo_pipeline.source.connection import with_database
+from bravo_pipeline.uris import with_database
 
 from .conftest import AWS_ENV
 

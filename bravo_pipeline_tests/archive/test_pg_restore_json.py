@@ -20,8 +20,8 @@ from bravo_pipeline.archive.pg_restore_json import (
     restore_postgres_from_raw,
 )
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.source.connection import with_database
 from bravo_pipeline.source.raw_export import export_raw
+from bravo_pipeline.uris import with_database
 from bravo_pipeline_tests.archive.conftest import EXPORT_TS
 
 TS = EXPORT_TS

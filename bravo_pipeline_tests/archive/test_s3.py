@@ -18,13 +18,16 @@ from boto3.s3.transfer import TransferConfig
 from bravo_pipeline.archive.s3 import (
     ArchiveError,
     S3Location,
+    archive_export,
     download_export,
     list_remote,
     make_client,
-    upload_export,
+    plan_upload,
 )
-from bravo_pipeline.archive.tarballs import build_tarball, safe_extract
+from bravo_pipeline.archive.tarballs import build_tarball, extract_stage
+from bravo_pipeline.integrity import IntegrityError
 from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.names import printable
 from bravo_pipeline_tests.archive.conftest import EXPORT_TS, FaultProxy, write_transformed
 
 TS = EXPORT_TS
@@ -79,23 +82,34 @@ def test_tarball_is_deterministic(source_exports: ExportsLayout, tmp_path: Path)
     with tarfile.open(first.path) as tar:
         members = tar.getmembers()
     names = [m.name for m in members]
-    assert names[0] == TS and names == sorted(names)
+    assert names[:3] == [TS, f"{TS}/export-summary.json", f"{TS}/schema.json"]  # what to expect comes first
+    assert names[3:] == sorted(names[3:])
     assert all(n == TS or n.startswith(f"{TS}/") for n in names)
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
     assert first.path.read_bytes()[4:8] == b"\0\0\0\0"  # gzip header mtime
 
 
+def _summary_listing(files: dict[str, bytes]) -> bytes:
+    tables = {name.removesuffix(".json"): {"count": 0, "filename": name, "size": len(data),
+                                           "sha256": hashlib.sha256(data).hexdigest()}
+              for name, data in files.items()}
+    return json.dumps({"exportTimestamp": TS, "tables": tables}).encode()
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes | None, kind: bytes = tarfile.REGTYPE,
+         linkname: str = "") -> None:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.size = len(data) if data is not None else 0
+    tar.addfile(info, io.BytesIO(data) if data is not None else None)
+
+
 def _evil_tarball(path: Path, name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> Path:
     with tarfile.open(path, "w:gz") as tar:
-        ok = tarfile.TarInfo(f"{TS}/ok.json")
-        ok.size = 2
-        tar.addfile(ok, io.BytesIO(b"[]"))
-        info = tarfile.TarInfo(name)
-        info.type = kind
-        info.linkname = linkname
-        data = b"evil"
-        info.size = len(data) if kind == tarfile.REGTYPE else 0
-        tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+        _add(tar, f"{TS}/export-summary.json", _summary_listing({"ok.json": b"[]"}))
+        _add(tar, f"{TS}/ok.json", b"[]")
+        _add(tar, name, b"evil" if kind == tarfile.REGTYPE else None, kind, linkname)
     return path
 
 
@@ -109,32 +123,57 @@ def _evil_tarball(path: Path, name: str, kind: bytes = tarfile.REGTYPE, linkname
         (f"{TS}/hard", tarfile.LNKTYPE, f"{TS}/ok.json", "hardlink"),
         (f"{TS}/dev", tarfile.CHRTYPE, "", "special file"),
         ("20240101-000000/x.json", tarfile.REGTYPE, "", f"top-level folder is not {TS}/"),
+        (f"{TS}/sub/x.json", tarfile.REGTYPE, "", "no subfolders"),
+        (f"{TS}/extra.json", tarfile.REGTYPE, "", "not a file of the export's export-summary.json"),
+        (f"{TS}/ok.json", tarfile.REGTYPE, "", "a second copy"),
+        (f"{TS}/export-summary.json", tarfile.REGTYPE, "", "a second copy"),
     ],
 )
-def test_safe_extract_refuses_unsafe_members(
+def test_extraction_refuses_unsafe_or_unexpected_members(
     tmp_path: Path, name: str, kind: bytes, linkname: str, reason: str
 ) -> None:
     if name == "ABSOLUTE":
         name = str(tmp_path / "evil")
     tarball = _evil_tarball(tmp_path / "evil.tar.gz", name, kind, linkname)
     target_parent = tmp_path / "exports" / "raw"
-    with pytest.raises(ValueError) as caught:
-        safe_extract(tarball, TS, target_parent)
+    with pytest.raises(IntegrityError) as caught:
+        extract_stage(tarball, "raw", TS, target_parent)
     message = str(caught.value)
-    assert "\n" not in message and repr(name) in message and reason in message
+    assert "\n" not in message and printable(name) in message and reason in message
     assert list(target_parent.iterdir()) == []
     assert not (tmp_path / "evil").exists() and not (tmp_path / "exports" / "evil").exists()
 
 
-def test_safe_extract_requires_the_summary_and_refuses_garbage(tmp_path: Path) -> None:
-    tarball = _evil_tarball(tmp_path / "t.tar.gz", f"{TS}/other.json")
-    with pytest.raises(ValueError, match=r"no 20250622-072114/export-summary\.json"):
-        safe_extract(tarball, TS, tmp_path / "out", required_file="export-summary.json")
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [(b"{}", "sha256"), (b"[]\n", "3 bytes, the summary says 2")],
+)
+def test_extraction_checks_every_file_against_the_summary(tmp_path: Path, data: bytes, reason: str) -> None:
+    tarball = tmp_path / "t.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        _add(tar, f"{TS}/export-summary.json", _summary_listing({"ok.json": b"[]"}))
+        _add(tar, f"{TS}/ok.json", data)
+    with pytest.raises(IntegrityError, match=reason):
+        extract_stage(tarball, "raw", TS, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_extraction_requires_the_summary_and_every_file_and_refuses_garbage(tmp_path: Path) -> None:
+    tarball = tmp_path / "t.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        _add(tar, f"{TS}/other.json", b"[]")
+    with pytest.raises(IntegrityError, match=r"no 20250622-072114/export-summary\.json"):
+        extract_stage(tarball, "raw", TS, tmp_path / "out")
+    lacking = tmp_path / "l.tar.gz"
+    with tarfile.open(lacking, "w:gz") as tar:
+        _add(tar, f"{TS}/export-summary.json", _summary_listing({"ok.json": b"[]"}))
+    with pytest.raises(IntegrityError, match=r"lacks ok\.json, schema\.json"):
+        extract_stage(lacking, "raw", TS, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
     garbage = tmp_path / "g.tar.gz"
     garbage.write_bytes(b"\x1f\x8b\x08\x00 not really gzip" * 10)
-    with pytest.raises(ValueError, match=r"not a valid tar\.gz"):
-        safe_extract(garbage, TS, tmp_path / "out")
+    with pytest.raises(IntegrityError, match=r"not a valid tar\.gz"):
+        extract_stage(garbage, "raw", TS, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -146,20 +185,21 @@ def test_safe_extract_requires_the_summary_and_refuses_garbage(tmp_path: Path) -
 def test_upload_then_download_gives_identical_files(
     source_exports: ExportsLayout, s3_client: Any, location: S3Location, tmp_path: Path
 ) -> None:
-    result = upload_export(s3_client, location, source_exports, TS, work_dir=tmp_path / "work")
+    metadata = archive_export(s3_client, location, source_exports, TS, tmp_path / "work")
     assert _keys(s3_client, location.bucket) == sorted(
         [location.raw_key(TS), location.transformed_key(TS), location.metadata_key(TS)]
     )
     assert list((tmp_path / "work").iterdir()) == []
 
     stored = s3_client.head_object(Bucket=location.bucket, Key=location.raw_key(TS), ChecksumMode="ENABLED")
-    assert stored["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(result.raw.sha256 or "")).decode()
+    raw_sha256 = metadata["exports"]["raw"]["sha256"]
+    assert stored["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(raw_sha256)).decode()
 
-    metadata = json.loads(
+    stored_metadata = json.loads(
         s3_client.get_object(Bucket=location.bucket, Key=location.metadata_key(TS))["Body"].read()
     )
     summary = json.loads(source_exports.summary_path("raw", TS).read_text())
-    assert metadata == result.metadata
+    assert stored_metadata == metadata
     assert list(metadata) == [
         "timestamp",
         "export_date",
@@ -175,8 +215,8 @@ def test_upload_then_download_gives_identical_files(
     raw = metadata["exports"]["raw"]
     assert raw == {
         "key": location.raw_key(TS),
-        "size_bytes": result.raw.size_bytes,
-        "sha256": result.raw.sha256,
+        "size_bytes": stored["ContentLength"],
+        "sha256": raw_sha256,
         "record_count": summary["totalRecords"],
         "tables_exported": 27,
     }
@@ -201,9 +241,9 @@ def test_multipart_upload_round_trip(
 ) -> None:
     layout = ExportsLayout(tmp_path / "src")
     shutil.copytree(source_exports.stage_dir("raw", TS), layout.stage_dir("raw", TS))
-    write_transformed(layout, TS, extra=os.urandom(6 * 1024 * 1024))
+    write_transformed(layout, TS, padding=12 * 1024 * 1024)
     small_parts = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
-    upload_export(s3_client, location, layout, TS, work_dir=tmp_path / "work", transfer_config=small_parts)
+    archive_export(s3_client, location, layout, TS, tmp_path / "work", transfer_config=small_parts)
     head = s3_client.head_object(Bucket=location.bucket, Key=location.transformed_key(TS))
     assert head["ETag"].strip('"').endswith("-2")  # really uploaded in two parts
     target = ExportsLayout(tmp_path / "restored")
@@ -221,7 +261,7 @@ def test_metadata_is_written_last(
     fault_proxy.deny_path = "-transformed.tar.gz"
     client = make_client(fault_proxy.url, "us-east-1")
     with pytest.raises(ArchiveError) as caught:
-        upload_export(client, location, source_exports, TS, work_dir=tmp_path / "work")
+        archive_export(client, location, source_exports, TS, tmp_path / "work")
     assert str(caught.value) == f"s3://{location.bucket}: access denied (upload)"
     assert fault_proxy.denials >= 1
     assert location.metadata_key(TS) not in _keys(s3_client, location.bucket)
@@ -230,42 +270,42 @@ def test_metadata_is_written_last(
         download_export(s3_client, location, ExportsLayout(tmp_path / "r"), TS, work_dir=tmp_path / "dl")
 
     fault_proxy.deny_path = None
-    upload_export(client, location, source_exports, TS, work_dir=tmp_path / "work")
+    archive_export(client, location, source_exports, TS, tmp_path / "work")
     assert location.metadata_key(TS) in _keys(s3_client, location.bucket)
 
 
 def test_dry_run_uploads_nothing(
     source_exports: ExportsLayout, s3_client: Any, location: S3Location, tmp_path: Path
 ) -> None:
-    result = upload_export(s3_client, location, source_exports, TS, work_dir=tmp_path / "work", dry_run=True)
-    assert result.dry_run and result.metadata is None
-    assert [(a.stage, a.key, a.sha256) for a in result.archives] == [
+    planned = plan_upload(location, source_exports, TS)
+    assert [(a.stage, a.key, a.sha256) for a in planned] == [
         ("raw", location.raw_key(TS), None),
         ("transformed", location.transformed_key(TS), None),
     ]
     raw_bytes = sum(len(b) for b in _files(source_exports.stage_dir("raw", TS)).values())
-    assert result.raw.size_bytes == raw_bytes
-    assert result.metadata_key == location.metadata_key(TS)
+    assert planned[0].size_bytes == raw_bytes
     assert _keys(s3_client, location.bucket) == []
-    assert not (tmp_path / "work").exists()
 
 
-def test_list_remote_newest_first(
+def test_list_remote_newest_first_skipping_unreadable_metadata(
     source_exports: ExportsLayout, s3_client: Any, location: S3Location, tmp_path: Path
 ) -> None:
     stamps = ["20250621-080000", "20250623-080000", "20250620-080000"]
     layout = _copy_export(source_exports, tmp_path / "src", stamps[:2], transformed=True)
     _copy_export(source_exports, tmp_path / "src", stamps[2:], transformed=False)
-    uploads = {ts: upload_export(s3_client, location, layout, ts, work_dir=tmp_path / "w") for ts in stamps}
+    uploads = {ts: archive_export(s3_client, location, layout, ts, tmp_path / "w") for ts in stamps}
     s3_client.put_object(Bucket=location.bucket, Key=f"{location.prefix}/metadata/notes.txt", Body=b"x")
-    listed = list_remote(s3_client, location)
+    broken = "20250619-080000"
+    s3_client.put_object(Bucket=location.bucket, Key=location.metadata_key(broken), Body=b"{not json")
+    warnings: list[str] = []
+    listed = list_remote(s3_client, location, warn=warnings.append)
     assert [item.ts for item in listed] == sorted(stamps, reverse=True)
+    assert len(warnings) == 1 and location.metadata_key(broken) in warnings[0] and "not valid JSON" in warnings[0]
     for item in listed:
-        upload = uploads[item.ts]
-        assert item.raw_size_bytes == upload.raw.size_bytes
-        expected_transformed = upload.transformed.size_bytes if upload.transformed else None
+        exports = uploads[item.ts]["exports"]
+        assert item.raw_size_bytes == exports["raw"]["size_bytes"]
+        expected_transformed = exports["transformed"]["size_bytes"] if exports["transformed"] else None
         assert item.transformed_size_bytes == expected_transformed
-        assert item.size_bytes == sum(a.size_bytes for a in upload.archives)
     assert listed[-1].has_transformed is False
 
 
@@ -278,7 +318,7 @@ def test_missing_export_is_named(s3_client: Any, location: S3Location, tmp_path:
 def test_corrupted_tarball_is_refused(
     source_exports: ExportsLayout, s3_client: Any, location: S3Location, tmp_path: Path
 ) -> None:
-    upload_export(s3_client, location, source_exports, TS, work_dir=tmp_path / "work")
+    archive_export(s3_client, location, source_exports, TS, tmp_path / "work")
     key = location.transformed_key(TS)
     s3_client.put_object(Bucket=location.bucket, Key=key, Body=b"corrupted bytes")
     target = ExportsLayout(tmp_path / "restored")
@@ -295,7 +335,7 @@ def test_corrupted_tarball_is_refused(
 def test_missing_bucket_is_one_line(source_exports: ExportsLayout, s3_client: Any, tmp_path: Path) -> None:
     location = S3Location("missing-bucket-bravo")
     with pytest.raises(ArchiveError) as caught:
-        upload_export(s3_client, location, source_exports, TS, work_dir=tmp_path / "w")
+        archive_export(s3_client, location, source_exports, TS, tmp_path / "w")
     assert str(caught.value) == "s3://missing-bucket-bravo: bucket does not exist (upload)"
     with pytest.raises(ArchiveError) as caught:
         download_export(s3_client, location, ExportsLayout(tmp_path / "r"), TS, work_dir=tmp_path / "w")
@@ -314,7 +354,7 @@ def test_transient_server_errors_are_retried(
 ) -> None:
     client = make_client(fault_proxy.url, "us-east-1")
     fault_proxy.fail_next = 2
-    upload_export(client, location, source_exports, TS, work_dir=tmp_path / "work")
+    archive_export(client, location, source_exports, TS, tmp_path / "work")
     assert fault_proxy.failures_injected == 2
     assert location.metadata_key(TS) in _keys(s3_client, location.bucket)
 

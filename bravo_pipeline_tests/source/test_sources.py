@@ -12,7 +12,6 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.source.connection import with_database
 from bravo_pipeline.source.dump_restore import (
     DumpError,
     restore_dump,
@@ -22,6 +21,7 @@ from bravo_pipeline.source.dump_restore import (
 )
 from bravo_pipeline.source.embedded_server import client_bin_dir
 from bravo_pipeline.source.raw_export import export_raw
+from bravo_pipeline.uris import with_database
 
 TS = "20250622-072114"
 
