@@ -45,7 +45,7 @@ result = {"rows": r.summary["totalRecords"], "bytes": r.summary["totalBytes"],
     "transform": """
 from bravo_pipeline.transform.export import transform_export
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS
-s = transform_export({t: RAW / f"{t}.json" for t in TRANSFORM_COLUMNS}, OUT, TS)
+s = transform_export(RAW, OUT, TS)
 result = {"rows": s["totalCampaigns"], "bytes": s["size"]}
 """,
     "load": """

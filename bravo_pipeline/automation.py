@@ -55,9 +55,11 @@ class CleanupConfig(Config):
 def stores_for(archive: ArchiveResource, mongodb: MongoResource, source: PostgresSource,
                *, s3: bool, databases: bool) -> Stores:
     return Stores(
+        mongodb=mongodb.open,
+        current_database=mongodb.current_database,
         s3_client=archive.client() if s3 and archive.enabled else None,
         s3_location=archive.location() if s3 and archive.enabled else None,
-        mongodb=mongodb.open if databases else None,
+        drop_databases=databases,
         postgres_admin_uri=source.restore_admin_uri() if databases else None,
     )
 

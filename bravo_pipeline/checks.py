@@ -125,10 +125,28 @@ def mongodb_matches_transformed(
     return _result(outcome)
 
 
+@asset_check(
+    asset=SUMMARY_KEY,
+    name="export_verified",
+    partitions_def=export_partitions,
+    description=(
+        "Reads every file of `raw/<ts>/` and `transformed/<ts>/` again and matches it with its summary "
+        "(size and sha256, and each summary's own digest): what `bravo-pipeline verify TS` does. Not part "
+        "of the export run (the files were hashed as they were written); execute it when you want to know."
+    ),
+)
+def export_verified(
+    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+) -> AssetCheckResult:
+    return _result(quality.export_verified(exports_io_manager.layout, context.partition_key))
+
+
 ALL_CHECKS = [
     raw_completeness,
     referential_integrity,
     schema_drift,
     transform_conservation,
     mongodb_matches_transformed,
+    export_verified,
 ]
+ON_DEMAND_CHECKS = [export_verified]  # not run by the export and transform jobs

@@ -6,11 +6,8 @@ import argparse
 import json
 import os
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from dagster import BetaWarning, PreviewWarning
 
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.settings import DEFAULT_DATABASE, Settings
@@ -341,14 +338,19 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
         for item in items:
             size = f" ({_human_bytes(item.size_bytes)})" if item.size_bytes is not None else ""
             _say(f"    {item.store:<8} {item.name}{size}")
-    if not args.dry_run and report.plan.delete:
+    for warning in report.warnings:
+        print(f"bravo-pipeline: warning: {warning}", file=sys.stderr)
+    if not args.dry_run:
         with instance() as dagster_instance:
             def remove_partition(ts: str) -> None:
                 if dagster_instance.has_dynamic_partition(EXPORT_PARTITIONS_NAME, ts):
                     dagster_instance.delete_dynamic_partition(EXPORT_PARTITIONS_NAME, ts)
 
             run_cleanup(layout, report, stores, remove_partition)
-        _say(f"deleted {len(report.deleted)} export(s)")
+        if report.plan.delete:
+            _say(f"deleted {len(report.deleted)} export(s)")
+        for leftover in report.swept:
+            _say(f"removed leftover {leftover}")
     if not report.plan.delete:
         _say("nothing to delete")
     if report.failures:
@@ -359,7 +361,6 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.mongo.registry import Registry
     from bravo_pipeline.names import version_database
     from bravo_pipeline.runner import instance, latest_checks
 
@@ -378,10 +379,11 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
              f"{t['totalLineItems']} line items; orphans {orphans}; unresolved users {t['unresolvedUsers']}")
     else:
         _say("  transformed:  no")
-    registry = Registry(settings.exports_dir)
-    loaded = ts in registry.loaded_versions()
-    current = " (current)" if registry.current_version() == ts else ""
-    _say(f"  mongodb:      {version_database(ts) + current if loaded else 'not loaded'}")
+    view = _mongodb_view(settings)
+    state = view.loaded.get(ts)
+    current = f" (current: {settings.mongodb_database})" if view.current == ts else ""
+    detail = f", {state.count} campaigns, {state.action} {state.at}" if state else ""
+    _say(f"  mongodb:      {version_database(ts) + detail + current if ts in view.loaded else 'not loaded'}")
     if settings.s3_bucket:
         in_s3 = ts in {item.ts for item in _remote_exports(settings)}
         _say(f"  s3:           {'yes' if in_s3 else 'no'} (s3://{settings.s3_bucket}/{settings.s3_prefix})")
@@ -390,6 +392,22 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     _say("  checks:" + ("" if checks else "       none recorded"))
     for check in checks:
         _say(f"    {check}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.quality.checks import export_verified
+
+    ts = validate_timestamp(args.timestamp)
+    layout = ExportsLayout(settings.exports_dir)
+    layout.require_complete("raw", ts)
+    outcome = export_verified(layout, ts)  # the same function as the export_verified check
+    if not outcome.passed:
+        raise CommandError(outcome.description.removesuffix("."))
+    for stage, checked in outcome.metadata.items():
+        _say(f"{stage + ':':<13} {checked['files']} files, {_human_bytes(checked['bytes'])} match "  # type: ignore[index]
+             f"{layout.summary_path(stage, ts).name}")  # type: ignore[arg-type]
+    _say(f"export {ts} verified")
     return 0
 
 
@@ -415,7 +433,6 @@ def _remote_exports(settings: Settings) -> list:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.mongo.registry import Registry
     from bravo_pipeline.names import version_database
 
     if args.s3:
@@ -431,8 +448,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     if not stamps:
         _say(f"no exports under {settings.exports_dir}")
         return 0
-    registry = Registry(settings.exports_dir)
-    loaded, current = registry.loaded_versions(), registry.current_version()
+    view = _mongodb_view(settings)
+    loaded, current = view.loaded, view.current
     in_s3 = {item.ts for item in _remote_exports(settings)} if settings.s3_bucket else set()
     _say(f"{'timestamp':<16} {'tables':>6} {'rows':>10} {'size':>10}  {'transformed':<11}  {'s3':<3}  mongodb")
     for ts in reversed(stamps):
@@ -445,6 +462,19 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         tables, rows, size = ("?", "?", "?") if totals is None else (totals[0], totals[1], _human_bytes(totals[2]))
         _say(f"{ts:<16} {tables:>6} {rows:>10} {size:>10}  {transformed:<11}  {s3:<3}  {mongodb}")
     return 0
+
+
+def _mongodb_view(settings: Settings):
+    """What MongoDB holds, from the databases themselves (the registry is reconciled on the way)."""
+    from functools import partial
+
+    from bravo_pipeline.mongo.registry import Registry
+    from bravo_pipeline.mongo.store import opened_store
+    from bravo_pipeline.mongo.view import observe
+
+    open_store = partial(opened_store, settings.mongodb_uri, settings.mongodb_embedded_path)
+    return observe(open_store, Registry(settings.exports_dir), settings.mongodb_database,
+                   warn=lambda line: print(f"bravo-pipeline: warning: {line}", file=sys.stderr))
 
 
 def _raw_totals(layout: ExportsLayout, ts: str) -> tuple[int, int, int] | None:
@@ -566,6 +596,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = add("show", cmd_show, "the summaries of one export, and its checks")
     show.add_argument("timestamp", metavar="TS")
 
+    verify = add("verify", cmd_verify,
+                 "read every file of an export again and match it with its summaries (size, sha256)")
+    verify.add_argument("timestamp", metavar="TS")
+
     upload = add("upload", cmd_upload, "archive an existing export to S3 (tarballs, then metadata)")
     upload.add_argument("timestamp", metavar="TS")
     upload.add_argument("--dry-run", action="store_true", help="print what would be uploaded, with sizes")
@@ -585,8 +619,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    warnings.filterwarnings("ignore", category=BetaWarning)
-    warnings.filterwarnings("ignore", category=PreviewWarning)
     try:
         return args.handler(args, Settings.from_env())
     except BrokenPipeError:  # `bravo-pipeline list | head`: the reader left, that is fine

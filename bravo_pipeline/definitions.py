@@ -14,7 +14,7 @@ from bravo_pipeline.assets.reports import changes_report
 from bravo_pipeline.assets.source import source_database
 from bravo_pipeline.assets.transformed import transformed_campaigns
 from bravo_pipeline.automation import cleanup_job, daily_cleanup_schedule, scheduled_export_sensor
-from bravo_pipeline.checks import ALL_CHECKS
+from bravo_pipeline.checks import ALL_CHECKS, ON_DEMAND_CHECKS
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource
@@ -59,15 +59,17 @@ def build_resources(settings: Settings, *, secrets_from_env_vars: bool = True) -
         ),
         "mongodb": MongoResource(
             uri=_secret("BRAVO_MONGODB_URI", settings.mongodb_uri, secrets_from_env_vars),
-            embedded_path=str(settings.state_dir / "mongodb"),
+            embedded_path=str(settings.mongodb_embedded_path),
             current_database=settings.mongodb_database,
         ),
     }
 
 
+ON_DEMAND = AssetSelection.checks(*ON_DEMAND_CHECKS)
+
 export_job = define_asset_job(
     EXPORT_JOB,
-    selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version, archive_s3),
+    selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version, archive_s3) - ON_DEMAND,
     partitions_def=export_partitions,
     description="A full export of one timestamp: the raw snapshot and every stage after it.",
 )
@@ -76,7 +78,7 @@ dump_export_job = define_asset_job(
     DUMP_EXPORT_JOB,
     selection=AssetSelection.assets(
         source_database, raw_export, transformed_campaigns, mongodb_version, archive_s3
-    ),
+    ) - ON_DEMAND,
     partitions_def=export_partitions,
     config={"ops": {"raw_export": {"config": {"source": "dump"}}}},
     description="A full export from a production dump restored into media_tool_<ts> (config: dump file).",
@@ -84,7 +86,7 @@ dump_export_job = define_asset_job(
 
 transform_job = define_asset_job(
     TRANSFORM_JOB,
-    selection=AssetSelection.assets(transformed_campaigns, mongodb_version, archive_s3),
+    selection=AssetSelection.assets(transformed_campaigns, mongodb_version, archive_s3) - ON_DEMAND,
     partitions_def=export_partitions,
     description="Re-run the transform (and optionally the MongoDB load) of an existing export.",
 )

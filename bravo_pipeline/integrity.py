@@ -1,11 +1,13 @@
 """What a stage folder must hold, by its own summary: every file's name, size and sha256.
 
 A stage's summary (`export-summary.json`, `transformation-summary.json`) lists
-the files of the folder with their sizes and digests. `stage_manifest` reads
-that list from an untrusted summary (validating every field, and every table
-name through `names.table_filename`), and the readers of an export compare what
-they read with it: a mismatch is an `IntegrityError`, one line naming the file
-and both digests.
+the files of the folder with their sizes and digests, and seals itself: its
+`summarySha256` is the sha256 of its own canonical JSON without that field, so
+an edited summary is caught too. `manifest` reads the list from an untrusted
+summary (validating every field, and every table name through
+`names.table_filename`), and every reader of an export compares what it reads
+with it while it reads (never a second pass): a mismatch is an
+`IntegrityError`, one line naming the file and both digests.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -27,6 +31,8 @@ from bravo_pipeline.names import (
     table_filename,
 )
 
+SEAL_FIELD = "summarySha256"
+VERIFY_THREADS = 2  # hashlib releases the GIL: two files hash at once on two cores
 MAX_SUMMARY_BYTES = 64 << 20  # a summary lists files; even 100,000 tables stay far below this
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 READ_BLOCK = 1 << 20
@@ -170,3 +176,93 @@ def verify_bytes(data: bytes, expected: FileDigest, label: str) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if len(data) != expected.size or digest != expected.sha256:
         raise mismatch(label, expected, len(data), digest)
+
+
+def _canonical(document: dict[str, Any]) -> bytes:
+    body = {key: value for key, value in document.items() if key != SEAL_FIELD}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def seal(summary: dict[str, Any]) -> dict[str, Any]:
+    """`summary` with its own digest added (the last field)."""
+    return {**summary, SEAL_FIELD: hashlib.sha256(_canonical(summary)).hexdigest()}
+
+
+def check_seal(summary: dict[str, Any], label: str) -> None:
+    """IntegrityError when a sealed summary was edited (summaries of older exports carry no seal)."""
+    recorded = summary.get(SEAL_FIELD)
+    if recorded is None:
+        return
+    actual = hashlib.sha256(_canonical(summary)).hexdigest()
+    if recorded != actual:
+        raise IntegrityError(f"{label}: sha256 of its content {actual}, its {SEAL_FIELD} says {recorded}")
+
+
+def load_manifest(stage_dir: Path, stage: str) -> tuple[dict[str, Any], Manifest]:
+    """The checked summary of a stage folder (named `<ts>`) and the files it lists."""
+    summary_file = EXPORT_SUMMARY_FILE if stage == "raw" else TRANSFORMATION_SUMMARY_FILE
+    path = stage_dir / summary_file
+    summary = read_summary(path)
+    check_seal(summary, str(path))
+    if _is_timestamp(stage_dir.name) and summary.get("exportTimestamp", stage_dir.name) != stage_dir.name:
+        raise IntegrityError(f"{path}: the summary of export {summary.get('exportTimestamp')!r}, not {stage_dir.name}")
+    return summary, manifest(stage, summary)
+
+
+def _is_timestamp(name: str) -> bool:
+    return bool(re.fullmatch(r"[0-9]{8}-[0-9]{6}", name))
+
+
+def expected_digest(contents: Manifest, filename: str, label: str) -> FileDigest | None:
+    """The recorded digest of one file (None for a schema.json older exports did not record)."""
+    if filename not in contents.files:
+        raise IntegrityError(f"{label}: not listed in {contents.summary_file}")
+    return contents.files[filename]
+
+
+def verified_lines(path: Path, expected: FileDigest | None, label: str | None = None) -> Iterator[bytes]:
+    """The lines of a file, hashed as they are read; IntegrityError after the last one if it differs."""
+    label = label or str(path)
+    with path.open("rb") as handle:
+        if expected is None:
+            yield from handle
+            return
+        sha, size = hashlib.sha256(), 0
+        for line in handle:
+            sha.update(line)
+            size += len(line)
+            yield line
+    digest = sha.hexdigest()
+    if size != expected.size or digest != expected.sha256:
+        raise mismatch(label, expected, size, digest)
+
+
+def verified_bytes(path: Path, expected: FileDigest | None, label: str | None = None) -> bytes:
+    """A whole file, checked against its digest before it is handed over."""
+    data = path.read_bytes()
+    if expected is not None:
+        verify_bytes(data, expected, label or str(path))
+    return data
+
+
+@dataclass(frozen=True)
+class StageVerification:
+    files: int
+    bytes: int
+
+
+def verify_stage(stage_dir: Path, stage: str) -> StageVerification:
+    """Read every file of a stage folder once and compare it with the folder's own summary.
+
+    Raises IntegrityError for the first file that differs, is missing, or is not listed.
+    """
+    _, contents = load_manifest(stage_dir, stage)
+    listed = {*contents.files, contents.summary_file}
+    unlisted = sorted(entry.name for entry in stage_dir.iterdir() if entry.name not in listed)
+    if unlisted:
+        raise IntegrityError(f"{stage_dir / unlisted[0]}: not listed in {contents.summary_file}")
+    checked = [(name, digest) for name, digest in sorted(contents.files.items()) if digest is not None]
+    with ThreadPoolExecutor(VERIFY_THREADS) as pool:
+        for future in [pool.submit(verify_file, stage_dir / name, digest) for name, digest in checked]:
+            future.result()
+    return StageVerification(len(checked) + 1, sum(digest.size for _, digest in checked))

@@ -1,9 +1,11 @@
 """Where exports live under the exports root, and how a stage folder appears atomically.
 
 A stage folder (`raw/<ts>/`, `transformed/<ts>/`) is written under a hidden
-staging name in the same parent, then renamed into place; its summary file is
-written last. A reader treats a folder without its summary as absent. Staging
-folders of processes that died are swept on the next write.
+staging name in the same parent, flushed to disk, then renamed into place; its
+summary file is written last. A reader treats a folder without its summary as
+absent. Deleting is the same in reverse: one rename out of the published names,
+then removal. Staging folders of processes that died, and half-deleted folders,
+are swept on the next write.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import ctypes
 import ctypes.util
 import os
 import shutil
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from bravo_pipeline.durable import fsync_path, fsync_tree, rename_durably
+from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.names import (
     EXPORT_SUMMARY_FILE,
     LOGS_DIR,
@@ -33,6 +39,8 @@ SUMMARY_FILES: dict[str, str] = {
     "transformed": TRANSFORMATION_SUMMARY_FILE,
 }
 _STAGING_MARK = ".partial-"
+_DELETING_MARK = ".deleting-"
+FOREIGN_STAGING_MAX_AGE_SECONDS = 24 * 3600
 _RENAME_EXCHANGE = 2
 
 
@@ -124,8 +132,8 @@ class ExportsLayout:
         """A fresh empty hidden folder beside the target, to write a stage into."""
         target = self.stage_dir(stage, ts)
         target.parent.mkdir(parents=True, exist_ok=True)
-        self._sweep_dead_staging(target.parent)
-        staging = target.parent / f".{target.name}{_STAGING_MARK}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.sweep(stage)
+        staging = target.parent / staging_name(target.name)
         staging.mkdir()
         return staging
 
@@ -134,7 +142,7 @@ class ExportsLayout:
         shutil.rmtree(staging, ignore_errors=True)
 
     def publish(self, staging: Path, stage: Stage, ts: str, *, replace: bool) -> Path:
-        """Rename a written staging folder into place.
+        """Rename a written staging folder into place, its files flushed to disk first.
 
         With `replace`, an existing folder is swapped out atomically and then removed;
         without, an existing complete folder is an error and the staging folder is removed.
@@ -143,6 +151,7 @@ class ExportsLayout:
         if not (staging / SUMMARY_FILES[stage]).is_file():
             shutil.rmtree(staging, ignore_errors=True)
             raise ExportMissingError(f"{stage} export {ts} was not finished (no summary written)")
+        fsync_tree(staging)
         if target.exists():
             if not replace and self.is_complete(stage, ts):
                 shutil.rmtree(staging, ignore_errors=True)
@@ -150,11 +159,30 @@ class ExportsLayout:
                     f"{stage} export {ts} already exists at {target}; it is never overwritten"
                 )
             if _exchange(staging, target):
+                fsync_path(target.parent)
                 shutil.rmtree(staging)
                 return target
-            shutil.rmtree(target)
-        staging.rename(target)
+            self._remove_hidden(target)
+        rename_durably(staging, target)
         return target
+
+    def unpublish(self, stage: Stage, ts: str) -> bool:
+        """Take `<stage>/<ts>/` out of the published names in one rename, then delete it.
+
+        A crash at any point leaves the export either complete and listed, or not
+        listed at all (a hidden folder that the next sweep removes). False if absent.
+        """
+        target = self.stage_dir(stage, ts)
+        if not target.exists():
+            return False
+        self._remove_hidden(target)
+        return True
+
+    def _remove_hidden(self, folder: Path) -> None:
+        hidden = folder.parent / f".{folder.name}{_DELETING_MARK}{_owner_mark()}"
+        rename_durably(folder, hidden)
+        checkpoint("unpublish:renamed")
+        shutil.rmtree(hidden, ignore_errors=True)
 
     def check_absent(self, stage: Stage, ts: str) -> None:
         if self.is_complete(stage, ts):
@@ -163,9 +191,46 @@ class ExportsLayout:
                 "it is never overwritten (take a new export with a new timestamp)"
             )
 
-    @staticmethod
-    def _sweep_dead_staging(parent: Path) -> None:
-        for entry in parent.glob(f".*{_STAGING_MARK}*"):
-            pid_text = entry.name.rsplit(_STAGING_MARK, 1)[1].split("-", 1)[0]
-            if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+    def sweep(self, stage: Stage) -> list[Path]:
+        """Remove what dead writers left in `<stage>/`: staging folders, half-deleted folders."""
+        return sweep_hidden(self.root / stage)
+
+
+def staging_name(name: str) -> str:
+    """A hidden name beside `name` for a writer's work in progress, swept once the writer is dead."""
+    return f".{name}{_STAGING_MARK}{_owner_mark()}"
+
+
+def _owner_mark() -> str:
+    """pid, a random part and the host: who is writing (the sweep spares live processes of this host)."""
+    return f"{os.getpid()}-{uuid.uuid4().hex[:8]}@{socket.gethostname()}"
+
+
+def _is_dead_writer(name: str, mark: str, path: Path) -> bool:
+    owner = name.rsplit(mark, 1)[1]
+    pid_text, _, host = owner.partition("-")
+    host = host.partition("@")[2]
+    if host and host != socket.gethostname():  # another host's: only when clearly abandoned
+        try:
+            return time.time() - path.stat().st_mtime > FOREIGN_STAGING_MAX_AGE_SECONDS
+        except FileNotFoundError:
+            return False
+    return not pid_text.isdigit() or not _pid_alive(int(pid_text))
+
+
+def sweep_hidden(parent: Path) -> list[Path]:
+    """Remove dead writers' staging entries (`.<name>.partial-…`) and every `.deleting-` entry in `parent`."""
+    removed = []
+    if not parent.is_dir():
+        return removed
+    for entry in parent.iterdir():
+        name = entry.name
+        if not name.startswith("."):
+            continue
+        if _DELETING_MARK in name or (_STAGING_MARK in name and _is_dead_writer(name, _STAGING_MARK, entry)):
+            if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed

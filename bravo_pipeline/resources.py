@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from bravo_pipeline.archive.s3 import (
     make_client,
 )
 from bravo_pipeline.layout import ExportsLayout, Stage
-from bravo_pipeline.mongo.store import DocumentStore, connect_server, open_embedded
+from bravo_pipeline.mongo.store import DocumentStore, opened_store
 from bravo_pipeline.settings import (
     DEFAULT_DATABASE,
     DEFAULT_MONGODB_DATABASE,
@@ -85,13 +84,8 @@ class MongoResource(ConfigurableResource):
     embedded_path: str = ".bravo/mongodb"
     current_database: str = DEFAULT_MONGODB_DATABASE
 
-    @contextmanager
-    def open(self) -> Iterator[DocumentStore]:
-        store = connect_server(self.uri) if self.uri else open_embedded(Path(self.embedded_path))
-        try:
-            yield store
-        finally:
-            store.close()
+    def open(self) -> AbstractContextManager[DocumentStore]:
+        return opened_store(self.uri, Path(self.embedded_path))
 
 
 class ArchiveResource(ConfigurableResource):

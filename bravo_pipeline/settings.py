@@ -88,6 +88,11 @@ class Settings:
     export_workers: int
     shared_root: str | None
 
+    @property
+    def mongodb_embedded_path(self) -> Path:
+        """The embedded MongoDB-compatible store, used when BRAVO_MONGODB_URI is unset."""
+        return self.state_dir / "mongodb"
+
     @classmethod
     def from_env(cls) -> Settings:
         load_dotenv()

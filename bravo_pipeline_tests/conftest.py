@@ -137,3 +137,40 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
     assert len(lines) == 1 and lines[0].startswith("bravo-pipeline: error: "), done.stderr
     return lines[0]
+
+
+# ---------------------------------------------------------------------------
+# Files edited on purpose by a test (to simulate new source data, not tampering)
+# ---------------------------------------------------------------------------
+
+
+def refresh_summary(stage_dir: Path, ts: str | None = None) -> None:
+    """Record the current size and sha256 of every file a stage's summary lists, then reseal it.
+
+    What a test does after editing an export's files to stand for other source data; with
+    `ts`, the summary is also made that of export `ts` (a folder copied under another name).
+    """
+    import hashlib
+    import json
+
+    from bravo_pipeline.integrity import seal
+    from bravo_pipeline.names import table_filename
+
+    def digest(path: Path) -> dict[str, object]:
+        data = path.read_bytes()
+        return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+    raw = (stage_dir / "export-summary.json").is_file()
+    path = stage_dir / ("export-summary.json" if raw else "transformation-summary.json")
+    summary = json.loads(path.read_text())
+    summary.pop("summarySha256", None)
+    if ts is not None:
+        summary["exportTimestamp"] = ts
+    if raw:
+        for table, entry in summary["tables"].items():
+            entry.update(digest(stage_dir / table_filename(table)))
+        if (stage_dir / "schema.json").is_file():
+            summary["schemaFile"] = {"filename": "schema.json", **digest(stage_dir / "schema.json")}
+    else:
+        summary.update(digest(stage_dir / "campaigns.json"))
+    path.write_text(json.dumps(seal(summary), indent=2) + "\n")

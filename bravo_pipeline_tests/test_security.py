@@ -30,7 +30,7 @@ from bravo_pipeline.source.embedded_server import client_bin_dir
 from bravo_pipeline.source.raw_export import export_raw
 from bravo_pipeline.source.tables import KNOWN_TABLES
 from bravo_pipeline.uris import with_database
-from bravo_pipeline_tests.conftest import AWS_ENV, one_line_error, run_cli
+from bravo_pipeline_tests.conftest import AWS_ENV, one_line_error, refresh_summary, run_cli
 
 TS = "20250622-072114"
 TS2 = "20250623-072114"
@@ -168,12 +168,8 @@ def _crafted_export(demo_uri: str, root: Path, column_type: str) -> ExportsLayou
     schema = json.loads(schema_path.read_text())
     columns = schema["tables"]["channels"]["columns"]
     next(column for column in columns if column["name"] == "name")["type"] = column_type
-    data = (json.dumps(schema, indent=2) + "\n").encode()
-    schema_path.write_bytes(data)
-    summary_path = staging / "export-summary.json"
-    summary = json.loads(summary_path.read_text())
-    summary["schemaFile"] = {"filename": "schema.json", "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    schema_path.write_bytes((json.dumps(schema, indent=2) + "\n").encode())
+    refresh_summary(staging, TS)  # the attacker makes every digest match
     layout.publish(staging, "raw", TS, replace=False)
     return layout
 

@@ -38,9 +38,19 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bravo_pipeline.faults import checkpoint
+from bravo_pipeline.integrity import (
+    FileDigest,
+    IntegrityError,
+    Manifest,
+    expected_digest,
+    load_manifest,
+    verified_bytes,
+    verified_lines,
+)
 from bravo_pipeline.names import SCHEMA_FILE, UnsafeNameError, check_identifier, printable, table_filename
-from bravo_pipeline.source.connection import connect, database_exists, describe_error
-from bravo_pipeline.uris import with_database
+from bravo_pipeline.source.connection import SourceError, connect, describe_error
+from bravo_pipeline.source.databases import build_database
 
 MAX_TYPE_TEXT = 200
 _TIMESTAMP_RE = re.compile(r"^timestamp(\(\d+\))? without time zone$")
@@ -201,12 +211,13 @@ def _table_spec(name: str, entry: Any) -> _TableSpec:
     return _TableSpec(name, columns, tuple(primary_key), count)
 
 
-def read_schema(raw_dir: Path) -> list[_TableSpec]:
+def read_schema(raw_dir: Path, contents: Manifest | None = None) -> list[_TableSpec]:
     path = raw_dir / SCHEMA_FILE
     if not path.is_file():
         raise RestoreError(f"{path}: no schema.json in the raw export")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        expected = contents.files.get(SCHEMA_FILE) if contents is not None else None
+        document = json.loads(verified_bytes(path, expected))
     except (OSError, ValueError) as error:
         raise RestoreError(f"{path}: not readable JSON ({error})") from None
     tables = document.get("tables") if isinstance(document, dict) else None
@@ -255,22 +266,24 @@ def resolve_types(conn: psycopg.Connection, tables: list[_TableSpec]) -> dict[st
     return resolved
 
 
-def read_rows(path: Path, table: _TableSpec) -> Iterator[list[Any]]:
-    """Rows of a table file (JSON array, one row per line), converted for COPY, one at a time."""
+def read_rows(path: Path, table: _TableSpec, expected: FileDigest | None = None) -> Iterator[list[Any]]:
+    """Rows of a table file (JSON array, one row per line), converted for COPY, one at a time.
+
+    With `expected`, the file is checked against it as it streams (IntegrityError after the last row).
+    """
     names = [column.name for column in table.columns]
     converters = [column.convert for column in table.columns]
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.strip()
-            if text in (b"[", b"]", b"[]", b""):
-                continue
-            try:
-                row = parse_row(text.removesuffix(b","))
-                yield [convert(row[name]) for name, convert in zip(names, converters, strict=True)]
-            except KeyError as error:
-                raise ValueError(f"line {number}: no column {error.args[0]}") from None
-            except ValueError as error:
-                raise ValueError(f"line {number}: {error}") from None
+    for number, line in enumerate(verified_lines(path, expected), start=1):
+        text = line.strip()
+        if text in (b"[", b"]", b"[]", b""):
+            continue
+        try:
+            row = parse_row(text.removesuffix(b","))
+            yield [convert(row[name]) for name, convert in zip(names, converters, strict=True)]
+        except KeyError as error:
+            raise ValueError(f"line {number}: no column {error.args[0]}") from None
+        except ValueError as error:
+            raise ValueError(f"line {number}: {error}") from None
 
 
 # ---------------------------------------------------------------------------
@@ -308,13 +321,14 @@ def _copy_statement(schema: str, table: _TableSpec) -> sql.Composable:
     )
 
 
-def _load_table(conn: psycopg.Connection, schema: str, table: _TableSpec, path: Path) -> int:
+def _load_table(conn: psycopg.Connection, schema: str, table: _TableSpec, path: Path,
+                expected: FileDigest | None) -> int:
     if not path.is_file():
         raise RestoreError(f"{path.name}: table file missing from the raw export")
     with conn.transaction(), conn.cursor() as cursor:
         written = 0
         with cursor.copy(_copy_statement(schema, table)) as copy:
-            for row in read_rows(path, table):
+            for row in read_rows(path, table, expected):
                 copy.write_row(row)
                 written += 1
         if table.row_count is not None and written != table.row_count:
@@ -329,20 +343,6 @@ def _load_table(conn: psycopg.Connection, schema: str, table: _TableSpec, path: 
 # ---------------------------------------------------------------------------
 
 
-def _create_database(admin_uri: str, database: str) -> None:
-    with connect(admin_uri, autocommit=True) as admin:
-        if database_exists(admin, database):
-            raise RestoreError(f"database {database} already exists; restore into a new database")
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(database))
-        )
-
-
-def drop_database(admin_uri: str, database: str) -> None:
-    with connect(admin_uri, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-
-
 def _one_line(error: BaseException) -> str:
     if isinstance(error, psycopg.Error):
         return describe_error(error)
@@ -350,7 +350,8 @@ def _one_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _restore_tables(uri: str, schema: str, tables: list[_TableSpec], raw_dir: Path) -> dict[str, int]:
+def _restore_tables(uri: str, schema: str, tables: list[_TableSpec], raw_dir: Path,
+                    contents: Manifest) -> dict[str, int]:
     counts: dict[str, int] = {}
     current = "(schema)"
     try:
@@ -365,7 +366,10 @@ def _restore_tables(uri: str, schema: str, tables: list[_TableSpec], raw_dir: Pa
                     conn.execute(_create_table(schema, table, types))
             for table in tables:
                 current = printable(table.name)
-                counts[table.name] = _load_table(conn, schema, table, raw_dir / table_filename(table.name))
+                filename = table_filename(table.name)
+                expected = expected_digest(contents, filename, str(raw_dir / filename))
+                counts[table.name] = _load_table(conn, schema, table, raw_dir / filename, expected)
+                checkpoint("restore:table-loaded")
     except RestoreError:
         raise
     except Exception as error:
@@ -378,15 +382,22 @@ def restore_postgres_from_raw(
 ) -> dict[str, int]:
     """Create `database` and load the raw export at `raw_dir` into `schema`; rows per table.
 
-    Refuses an existing database. On failure the new database is dropped and the
-    RestoreError names the table.
+    Every file is checked against the export's summary as it streams. Refuses an
+    existing database; the new one appears only once complete (source/databases.py),
+    and a RestoreError names the table at fault.
     """
-    tables = read_schema(raw_dir)
-    _create_database(admin_uri, database)
     try:
-        return _restore_tables(with_database(admin_uri, database), schema, tables, raw_dir)
-    except BaseException as error:
-        drop_database(admin_uri, database)
-        if isinstance(error, RestoreError):
-            raise RestoreError(f"restore into {database} failed: {error}") from None
-        raise
+        _, contents = load_manifest(raw_dir, "raw")
+        tables = read_schema(raw_dir, contents)
+    except IntegrityError as error:
+        raise RestoreError(f"restore into {database} refused: {error}") from None
+    counts: dict[str, int] = {}
+
+    def build(uri: str) -> None:
+        counts.update(_restore_tables(uri, schema, tables, raw_dir, contents))
+
+    try:
+        build_database(admin_uri, database, build, template="template0")
+    except (RestoreError, SourceError) as error:
+        raise RestoreError(f"restore into {database} failed: {error}") from None
+    return counts

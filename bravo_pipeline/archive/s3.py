@@ -19,7 +19,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bravo_pipeline.archive.tarballs import build_tarball, extract_stage
-from bravo_pipeline.integrity import IntegrityError, parse_summary
-from bravo_pipeline.layout import ExportsLayout, Stage
+from bravo_pipeline.faults import checkpoint
+from bravo_pipeline.integrity import IntegrityError, load_manifest, parse_summary
+from bravo_pipeline.layout import ExportsLayout, Stage, staging_name, sweep_hidden
 from bravo_pipeline.names import dump_database_name, printable, version_database
 from bravo_pipeline.timestamps import iso_utc, timestamp_date, validate_timestamp
 
@@ -227,10 +228,13 @@ def upload_stage(
     """Tar `<stage>/<ts>/` into `work_dir`, upload it (SHA256 checksum, multipart when large)."""
     stage_dir = layout.require_complete(stage, ts)
     summary, summary_sha256 = _read_local_summary(layout, stage, ts)
+    _, contents = load_manifest(stage_dir, stage)
     key = location.stage_key(stage, ts)
     work_dir.mkdir(parents=True, exist_ok=True)
-    tarball = build_tarball(stage_dir, work_dir / f"{ts}-{stage}.tar.gz")
+    sweep_hidden(work_dir)
+    tarball = build_tarball(stage_dir, work_dir / staging_name(f"{ts}-{stage}.tar.gz"), contents)
     try:
+        abort_incomplete_uploads(client, location, key)
         client.upload_file(
             str(tarball.path),
             location.bucket,
@@ -241,12 +245,31 @@ def upload_stage(
                 "Metadata": {"sha256": tarball.sha256, "summary-sha256": summary_sha256},
             },
             Config=transfer_config or TRANSFER_CONFIG,
+            Callback=lambda _sent: checkpoint(f"upload:transferring:{stage}"),
         )
     except _FAILURES as error:
         raise archive_error(error, location, "upload", key) from None
     finally:
         tarball.path.unlink(missing_ok=True)
     return StageArchive(stage, key, tarball.size_bytes, tarball.sha256, _stage_collections(stage, summary))
+
+
+def abort_incomplete_uploads(client: Any, location: S3Location, prefix: str,
+                             older_than: timedelta | None = None) -> list[str]:
+    """Abort multipart uploads left under `prefix` by killed uploads (those older than `older_than`)."""
+    aborted = []
+    cutoff = datetime.now(UTC) - older_than if older_than is not None else None
+    try:
+        paginator = client.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=location.bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                if cutoff is not None and upload["Initiated"] > cutoff:
+                    continue
+                client.abort_multipart_upload(Bucket=location.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                aborted.append(upload["Key"])
+    except _FAILURES as error:
+        raise archive_error(error, location, "upload", prefix) from None
+    return aborted
 
 
 def archived_stage(
@@ -552,11 +575,13 @@ def download_export(
     }
     _check_local_absent(layout, list(stages), ts)
     work_dir.mkdir(parents=True, exist_ok=True)
+    sweep_hidden(work_dir)
     tarballs: dict[Stage, Path] = {}
     created: list[Path] = []
     try:
         for stage, entry in stages.items():
-            tarballs[stage] = _download_verified(client, location, entry, work_dir / f"{ts}-{stage}.tar.gz")
+            path = work_dir / staging_name(f"{ts}-{stage}.tar.gz")
+            tarballs[stage] = _download_verified(client, location, entry, path)
         for stage, tarball in tarballs.items():
             created.append(_extract_stage(layout, stage, ts, tarball))
     except BaseException:

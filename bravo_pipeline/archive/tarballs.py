@@ -18,29 +18,32 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import shutil
 import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
+from bravo_pipeline.durable import fsync_tree, rename_durably
 from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.integrity import (
     MAX_SUMMARY_BYTES,
     FileDigest,
     IntegrityError,
     Manifest,
+    VerifiedReader,
+    check_seal,
+    expected_digest,
     manifest,
     mismatch,
     parse_summary,
 )
-from bravo_pipeline.layout import SUMMARY_FILES, Stage
+from bravo_pipeline.layout import SUMMARY_FILES, Stage, staging_name, sweep_hidden
 from bravo_pipeline.names import SCHEMA_FILE, printable
 from bravo_pipeline.timestamps import validate_timestamp
 
 COPY_BUFFER = 1 << 20
-_STAGING_MARK = ".partial-"  # the staging name ExportsLayout sweeps when its process died
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,20 @@ def _tar_info(name: str, path: Path) -> tarfile.TarInfo:
     return info
 
 
-def build_tarball(stage_dir: Path, out: Path) -> TarballInfo:
-    """Write `stage_dir` (named `<ts>`) as a deterministic tar.gz at `out`."""
+def _verified_source(path: Path, handle: BinaryIO, contents: Manifest | None) -> VerifiedReader | BinaryIO:
+    if contents is None or path.name == contents.summary_file:
+        return handle
+    expected = expected_digest(contents, path.name, str(path))
+    return handle if expected is None else VerifiedReader(handle, expected, str(path))
+
+
+def build_tarball(stage_dir: Path, out: Path, contents: Manifest | None = None) -> TarballInfo:
+    """Write `stage_dir` (named `<ts>`) as a deterministic tar.gz at `out`.
+
+    With `contents` (the folder's manifest), every file is checked against its
+    summary while it is read into the tarball: a mismatch, or a file the summary
+    does not list, stops the build (IntegrityError) and leaves no tarball.
+    """
     validate_timestamp(stage_dir.name)
     if not stage_dir.is_dir():
         raise FileNotFoundError(f"{stage_dir}: no such folder to archive")
@@ -103,7 +118,10 @@ def build_tarball(stage_dir: Path, out: Path) -> TarballInfo:
                         tar.addfile(info)
                         continue
                     with path.open("rb") as handle:
-                        tar.addfile(info, handle)
+                        source = _verified_source(path, handle, contents)
+                        tar.addfile(info, source)
+                        if isinstance(source, VerifiedReader):
+                            source.finish()
     except BaseException:
         out.unlink(missing_ok=True)
         raise
@@ -185,7 +203,9 @@ def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, destination: Pat
 def _extract_into(tarball: Path, stage: Stage, ts: str, staging: Path) -> None:
     summary_name = SUMMARY_FILES[stage]
     summary_bytes = _read_summary(tarball, ts, summary_name)
-    summary = parse_summary(summary_bytes, f"{tarball.name}: {ts}/{summary_name}")
+    label = f"{tarball.name}: {ts}/{summary_name}"
+    summary = parse_summary(summary_bytes, label)
+    check_seal(summary, label)
     if summary.get("exportTimestamp") != ts:
         raise IntegrityError(f"{tarball.name}: {ts}/{summary_name} is the summary of another export")
     contents = manifest(stage, summary)
@@ -218,8 +238,8 @@ def extract_stage(tarball: Path, stage: Stage, expected_ts: str, target_parent: 
     if target.exists():
         raise FileExistsError(f"{target} already exists; not extracting {tarball.name} over it")
     target_parent.mkdir(parents=True, exist_ok=True)
-    staging = target_parent / f".{ts}{_STAGING_MARK}{os.getpid()}-restore"
-    shutil.rmtree(staging, ignore_errors=True)
+    sweep_hidden(target_parent)
+    staging = target_parent / staging_name(ts)
     staging.mkdir()
     try:
         try:
@@ -227,7 +247,8 @@ def extract_stage(tarball: Path, stage: Stage, expected_ts: str, target_parent: 
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise IntegrityError(f"{tarball.name}: not a valid tar.gz ({message})") from None
-        staging.rename(target)
+        fsync_tree(staging)
+        rename_durably(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

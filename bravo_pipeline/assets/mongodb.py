@@ -15,10 +15,11 @@ from dagster import (
 
 from bravo_pipeline.assets.raw import SUMMARY_KEY
 from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
+from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.io_managers import ExportsIOManager, StageFile
-from bravo_pipeline.mongo.registry import Registry, registry_entry
+from bravo_pipeline.mongo.registry import Registry, RegistryError, registry_entry
 from bravo_pipeline.mongo.store import StoreError
-from bravo_pipeline.mongo.versions import load_version, promote_version
+from bravo_pipeline.mongo.versions import catalog, load_version, promote_version
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import MongoResource
 from bravo_pipeline.timestamps import validate_timestamp
@@ -44,6 +45,16 @@ def _source_database(raw_summary: StageFile) -> str | None:
     return json.loads(raw_summary.path.read_text(encoding="utf-8")).get("database")
 
 
+def _log(context: AssetExecutionContext, registry: Registry, entry: dict, point: str) -> None:
+    """Append to the registry; if that fails the database (the truth) is done, and the next reader reconciles."""
+    try:
+        registry.append(entry)
+    except (RegistryError, OSError) as error:
+        context.log.warning(f"{entry['database_name']} holds the new version, but the registry could not be "
+                            f"written ({error}); the next bravo-pipeline list reconciles it")
+    checkpoint(f"{point}:registered")
+
+
 @asset(
     key=VERSION_KEY,
     ins={"campaigns": AssetIn(key=CAMPAIGNS_KEY), "raw_summary": AssetIn(key=SUMMARY_KEY)},
@@ -66,15 +77,16 @@ def mongodb_version(
     raw_summary: StageFile,
 ) -> MaterializeResult:
     ts = validate_timestamp(context.partition_key)
+    action = "restored" if config.action == "restored" else "loaded"
+    registry = Registry(exports_io_manager.layout.root)
+    registry.check()  # before any database is touched
     with mongodb.open() as store:
-        result = load_version(store, campaigns.path.parent, ts)
-    Registry(exports_io_manager.layout.root).append(
-        registry_entry(
-            ts, "restored" if config.action == "restored" else "loaded",
-            database=result.database, collections=result.collections,
-            source_postgres_db=_source_database(raw_summary), purpose=config.purpose, notes=config.notes,
-        )
-    )
+        result = load_version(store, campaigns.path.parent, ts, action=action)
+    _log(context, registry, registry_entry(
+        ts, action, database=result.database, collections=result.collections,
+        source_postgres_db=_source_database(raw_summary), purpose=config.purpose, notes=config.notes,
+        load_id=result.state.load_id,
+    ), "load")
     context.log.info(f"loaded {result.collections['campaigns']} campaigns into {result.database} "
                      f"on {result.server} in {result.seconds:.2f}s")
     return MaterializeResult(
@@ -108,18 +120,19 @@ def mongodb_current(
     exports_io_manager: ResourceParam[ExportsIOManager],
 ) -> MaterializeResult:
     registry = Registry(exports_io_manager.layout.root)
-    ts = config.version or max(registry.loaded_versions(), default="")
-    if not ts:
-        raise StoreError("no MongoDB version has been loaded yet: run an export first")
-    ts = validate_timestamp(ts)
+    registry.check()  # before any database is touched
     with mongodb.open() as store:
+        ts = config.version or max(
+            (state.version for database, state in catalog(store, mongodb.current_database).items()
+             if database != mongodb.current_database and state.version), default="")
+        if not ts:
+            raise StoreError("no MongoDB version has been loaded yet: run an export first")
+        ts = validate_timestamp(ts)
         result = promote_version(store, ts, mongodb.current_database)
-    registry.append(
-        registry_entry(
-            ts, "promoted", database=result.database, collections=result.collections,
-            source_postgres_db=None, purpose=config.purpose, notes=config.notes,
-        )
-    )
+    _log(context, registry, registry_entry(
+        ts, "promoted", database=result.database, collections=result.collections,
+        source_postgres_db=None, purpose=config.purpose, notes=config.notes, load_id=result.state.load_id,
+    ), "promote")
     count = result.collections["campaigns"]
     context.log.info(f"promoted mediatool_{ts} to {result.database} ({count} campaigns)")
     return MaterializeResult(

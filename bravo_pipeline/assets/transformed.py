@@ -40,7 +40,7 @@ def transformed_campaigns(
     ts = validate_timestamp(context.partition_key)
     staging = exports_io_manager.begin("transformed", ts)
     try:
-        summary = transform_export({t: f.path for t, f in raw_tables.items()}, staging, ts)
+        summary = transform_export(raw_summary.path.parent, staging, ts)
         preview = preview_documents(staging / CAMPAIGNS_FILE)
     except BaseException:
         exports_io_manager.abandon(staging)

@@ -59,17 +59,16 @@ def to_bson(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def read_documents(path: Path) -> Iterator[dict[str, Any]]:
-    """The documents of a one-document-per-line JSON array, one at a time."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            text = line.strip().removesuffix(",")
-            if text in ("[", "]", "[]", ""):
-                continue
-            try:
-                yield json.loads(text)
-            except json.JSONDecodeError as error:
-                raise DocumentFileError(f"{path}: line {number}: {error.msg}") from None
+def parse_documents(lines: Iterable[bytes], path: Path) -> Iterator[dict[str, Any]]:
+    """The documents of a one-document-per-line JSON array (its lines as bytes), one at a time."""
+    for number, line in enumerate(lines, start=1):
+        text = line.strip().removesuffix(b",")
+        if text in (b"[", b"]", b"[]", b""):
+            continue
+        try:
+            yield json.loads(text)
+        except json.JSONDecodeError as error:
+            raise DocumentFileError(f"{path}: line {number}: {error.msg}") from None
 
 
 def batched(documents: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

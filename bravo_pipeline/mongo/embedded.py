@@ -36,3 +36,8 @@ class _Client(litemongo.MongoClient):
 def embedded_client(path: Path) -> Any:
     path.mkdir(parents=True, exist_ok=True)
     return _Client(litemongo.client.create_store(str(path)), tz_aware=True)
+
+
+def embedded_count(collection: Any) -> int:
+    """Documents in an embedded collection from its table's row count (count_documents decodes them all)."""
+    return len(collection._store)

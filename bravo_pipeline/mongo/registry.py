@@ -1,20 +1,24 @@
-"""`exports/mongodb-versions.json`: the registry of MongoDB databases the pipeline made.
+"""`exports/mongodb-versions.json`: the log of what the pipeline did to MongoDB databases.
 
 A valid JSON array, one entry per event (loaded, restored, promoted, dropped),
-rewritten atomically (temporary file + rename) under an exclusive file lock, so
-concurrent runs never lose or break an entry.
+rewritten atomically (temporary file, flushed, renamed) under an exclusive file
+lock, so concurrent runs never lose or break an entry. It is a log, not the
+truth: each database records what it holds (mongo/versions.py), and
+`reconcile` appends the entries a crash kept from being written. A command
+reads (and so validates) the registry before it touches any database.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from bravo_pipeline.durable import write_atomically
 from bravo_pipeline.file_lock import exclusive_lock
+from bravo_pipeline.mongo.versions import VersionState
 from bravo_pipeline.names import REGISTRY_FILE
 from bravo_pipeline.timestamps import iso_utc
 
@@ -38,18 +42,50 @@ class Registry:
             return []
         try:
             entries = json.loads(self.path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise RegistryError(f"{self.path} is not valid JSON (line {error.lineno})") from None
-        if not isinstance(entries, list):
-            raise RegistryError(f"{self.path} is not a JSON array")
+        except OSError as error:
+            raise RegistryError(f"{self.path} cannot be read ({error.strerror}); no database was touched") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            line = f" (line {error.lineno})" if isinstance(error, json.JSONDecodeError) else ""
+            raise RegistryError(f"{self.path} is not valid JSON{line}; no database was touched") from None
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise RegistryError(f"{self.path} is not a JSON array of entries; no database was touched")
         return entries
 
-    def append(self, entry: dict[str, Any]) -> None:
+    def append(self, *entries: dict[str, Any]) -> None:
+        """Add entries at the end (an entry whose load id is logged already is not added twice)."""
         with self._locked():
-            entries = [*self.entries(), entry]
-            temporary = self.path.with_name(f".{REGISTRY_FILE}.{os.getpid()}.tmp")
-            temporary.write_text(json.dumps(entries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            os.replace(temporary, self.path)
+            existing = self.entries()
+            logged = {entry.get("load_id") for entry in existing if entry.get("load_id")}
+            new = [entry for entry in entries if not entry.get("load_id") or entry["load_id"] not in logged]
+            if new:
+                document = json.dumps([*existing, *new], indent=2, ensure_ascii=False) + "\n"
+                write_atomically(self.path, document.encode("utf-8"))
+
+    def check(self) -> None:
+        """RegistryError (naming the file) unless the registry can be read and appended to."""
+        self.entries()
+
+    def reconcile(self, states: dict[str, VersionState]) -> list[dict[str, Any]]:
+        """Append what the databases hold but the log lacks (a crash between a load and its entry),
+        and a `dropped` entry for each database the log holds as present that no longer exists."""
+        entries = self.entries()
+        logged = {entry.get("load_id") for entry in entries}
+        missing = []
+        for database, state in sorted(states.items()):
+            if state.load_id and state.load_id not in logged:
+                action = state.action if state.action in ("loaded", "restored", "promoted") else "loaded"
+                missing.append(registry_entry(
+                    state.version or "", action, database=database, collections={"campaigns": state.count},
+                    source_postgres_db=None, notes="reconciled from the database", load_id=state.load_id,
+                ))
+        for database, entry in _present(entries).items():
+            if database not in states:
+                missing.append(registry_entry(
+                    str(entry.get("version") or ""), "dropped", database=database, collections={},
+                    source_postgres_db=None, notes="reconciled: the database no longer exists",
+                ))
+        self.append(*missing)
+        return missing
 
     def current_version(self) -> str | None:
         """The version last promoted (None if never)."""
@@ -67,6 +103,16 @@ class Registry:
         return {version for version, present in state.items() if present}
 
 
+def _present(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """database → its last entry, for databases whose last entry is not `dropped`."""
+    last: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        database = entry.get("database_name")
+        if isinstance(database, str):
+            last[database] = entry
+    return {database: entry for database, entry in last.items() if entry.get("action") != "dropped"}
+
+
 def registry_entry(
     ts: str,
     action: Action,
@@ -76,6 +122,7 @@ def registry_entry(
     source_postgres_db: str | None,
     purpose: str = "",
     notes: str = "",
+    load_id: str | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     return {
@@ -89,4 +136,5 @@ def registry_entry(
         "action": action,
         "purpose": purpose,
         "notes": notes,
+        "load_id": load_id,
     }

@@ -6,18 +6,18 @@ Two backends, one code path:
 - the embedded on-disk store, `litemongo` (a pymongo-compatible client that keeps
   each collection in an SQLite file), when no server is configured.
 
-A collection is replaced by loading a staging collection in the same database,
-indexing and counting it, then renaming it over the target (`renameCollection`
-with dropTarget: atomic on a server, one SQLite transaction in the embedded
-store, see mongo/embedded.py):
-readers see the old collection or the new one, never a mix.
+What a load or a promotion does with these operations (staging, counting,
+renaming, the version record) is in mongo/versions.py; the rename over an
+existing collection is atomic on a server and one SQLite transaction in the
+embedded store (see mongo/embedded.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Context, Decimal, Inexact
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,11 +26,11 @@ import pymongo
 from bson.decimal128 import Decimal128
 from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
-from bravo_pipeline.mongo.embedded import embedded_client
+from bravo_pipeline.exact import EXACT
+from bravo_pipeline.mongo.embedded import embedded_client, embedded_count
 from bravo_pipeline.uris import mongodb_label
 
 SERVER_SELECTION_TIMEOUT_MS = 3_000
-STAGING_SUFFIX = "__staging"
 MAX_BSON_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 
@@ -62,24 +62,30 @@ class CountMismatchError(StoreError):
 
 
 class DocumentStore(Protocol):
+    """The few operations versions.py needs; the same calls on a server and on the embedded store."""
+
     server: str
 
-    def replace_collection(
-        self,
-        database: str,
-        collection: str,
-        batches: Iterable[list[dict[str, Any]]],
-        indexes: Iterable[IndexSpec],
-        expected_count: int,
-    ) -> int: ...
+    def insert_batches(self, database: str, collection: str, batches: Iterable[list[dict[str, Any]]]) -> int: ...
+
+    def create_indexes(self, database: str, collection: str, indexes: Iterable[IndexSpec]) -> None: ...
+
+    def exact_count(self, database: str, collection: str) -> int: ...
+
+    def rename(self, database: str, source: str, target: str) -> None: ...
+
+    def drop_collection(self, database: str, collection: str) -> None: ...
+
+    def collection_names(self, database: str) -> list[str]: ...
+
+    def find_one(self, database: str, collection: str, filter: dict[str, Any],
+                 projection: dict[str, Any] | None = None) -> dict[str, Any] | None: ...
+
+    def put_document(self, database: str, collection: str, document: dict[str, Any]) -> None: ...
 
     def iter_batches(self, database: str, collection: str, size: int) -> Iterator[list[dict[str, Any]]]: ...
 
-    def count(self, database: str, collection: str) -> int: ...
-
     def index_names(self, database: str, collection: str) -> list[str]: ...
-
-    def decimal_sum(self, database: str, collection: str, path: str) -> Decimal: ...
 
     def count_and_decimal_sum(self, database: str, collection: str, path: str) -> tuple[int, Decimal]: ...
 
@@ -126,50 +132,71 @@ def connect_server(uri: str) -> MongoStore:
     return MongoStore(client, server)
 
 
+@contextmanager
+def opened_store(uri: str | None, embedded_path: Path) -> Iterator[MongoStore]:
+    """The server at `uri`, or the embedded store under `embedded_path`; closed afterwards."""
+    store = connect_server(uri) if uri else open_embedded(embedded_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def open_embedded(path: Path) -> MongoStore:
     """The embedded on-disk store under `path` (one folder per database)."""
-    return MongoStore(embedded_client(path), f"embedded:{path}")
+    return MongoStore(embedded_client(path), f"embedded:{path}", embedded=True)
 
 
 class MongoStore:
-    """The DocumentStore over a pymongo-compatible client."""
+    """The DocumentStore over a pymongo-compatible client (a server's, or the embedded store's)."""
 
-    def __init__(self, client: Any, server: str) -> None:
+    def __init__(self, client: Any, server: str, *, embedded: bool = False) -> None:
         self._client = client
         self.server = server
+        self._embedded = embedded
 
-    def replace_collection(
-        self,
-        database: str,
-        collection: str,
-        batches: Iterable[list[dict[str, Any]]],
-        indexes: Iterable[IndexSpec],
-        expected_count: int,
-    ) -> int:
-        db = self._client[database]
-        staging = db[collection + STAGING_SUFFIX]
-        staging.drop()
-        loaded = 0
-        try:
-            for batch in batches:
-                try:
-                    loaded += len(staging.insert_many(batch, ordered=False).inserted_ids)
-                except BulkWriteError as error:
-                    raise StoreError(_rejected_id(error, batch)) from None
-                except DocumentTooLarge:
-                    raise StoreError(_oversized_id(batch)) from None
-            for index in indexes:
-                staging.create_index([(index.field, pymongo.ASCENDING)], name=index.name, unique=index.unique)
-            # acknowledged inserts; the mongodb_matches_transformed check then reads the version back
-            if loaded != expected_count:
-                raise CountMismatchError(
-                    f"{database}.{collection}: loaded {loaded} documents, expected {expected_count}"
-                )
-            staging.rename(collection, dropTarget=True)
-        except BaseException:
-            staging.drop()
-            raise
-        return loaded
+    def insert_batches(self, database: str, collection: str, batches: Iterable[list[dict[str, Any]]]) -> int:
+        """Insert every batch; a document the server refuses is named (StoreError)."""
+        target = self._client[database][collection]
+        acknowledged = 0
+        for batch in batches:
+            try:
+                acknowledged += len(target.insert_many(batch, ordered=False).inserted_ids)
+            except BulkWriteError as error:
+                raise StoreError(_rejected_id(error, batch)) from None
+            except DocumentTooLarge:
+                raise StoreError(_oversized_id(batch)) from None
+        return acknowledged
+
+    def create_indexes(self, database: str, collection: str, indexes: Iterable[IndexSpec]) -> None:
+        target = self._client[database][collection]
+        for index in indexes:
+            target.create_index([(index.field, pymongo.ASCENDING)], name=index.name, unique=index.unique)
+
+    def exact_count(self, database: str, collection: str) -> int:
+        """The documents the collection holds now (not what was acknowledged)."""
+        target = self._client[database][collection]
+        if self._embedded:
+            return embedded_count(target)
+        return target.count_documents({})
+
+    def rename(self, database: str, source: str, target: str) -> None:
+        """Replace `target` with `source` in one step (renameCollection with dropTarget)."""
+        self._client[database][source].rename(target, dropTarget=True)
+
+    def drop_collection(self, database: str, collection: str) -> None:
+        self._client[database][collection].drop()
+
+    def collection_names(self, database: str) -> list[str]:
+        return sorted(self._client[database].list_collection_names())
+
+    def find_one(self, database: str, collection: str, filter: dict[str, Any],
+                 projection: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        return self._client[database][collection].find_one(filter, projection)
+
+    def put_document(self, database: str, collection: str, document: dict[str, Any]) -> None:
+        """Insert or replace the document with this `_id`."""
+        self._client[database][collection].replace_one({"_id": document["_id"]}, document, upsert=True)
 
     def iter_batches(self, database: str, collection: str, size: int) -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []
@@ -181,26 +208,19 @@ class MongoStore:
         if batch:
             yield batch
 
-    def count(self, database: str, collection: str) -> int:
-        return self._client[database][collection].count_documents({})
-
     def index_names(self, database: str, collection: str) -> list[str]:
         return sorted(self._client[database][collection].index_information())
-
-    def decimal_sum(self, database: str, collection: str, path: str) -> Decimal:
-        return self.count_and_decimal_sum(database, collection, path)[1]
 
     def count_and_decimal_sum(self, database: str, collection: str, path: str) -> tuple[int, Decimal]:
         """Documents read back, and the exact sum of a Decimal128 field over them (one pass, never rounded)."""
         count, total = 0, Decimal(0)
-        exact = Context(prec=1_000, traps=[Inexact])
         for document in self._client[database][collection].find({}, {path: 1}):
             count += 1
             value: Any = document
             for part in path.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
             if isinstance(value, Decimal128):
-                total = exact.add(total, value.to_decimal())
+                total = EXACT.add(total, value.to_decimal())
         return count, total
 
     def database_names(self) -> list[str]:

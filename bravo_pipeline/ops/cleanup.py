@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.layout import ExportsLayout, sweep_hidden
 from bravo_pipeline.mongo.registry import Registry, registry_entry
+from bravo_pipeline.mongo.versions import is_version_database, sweep_staging
+from bravo_pipeline.mongo.view import observe
 from bravo_pipeline.names import version_database
 from bravo_pipeline.ops.retention import CleanupPlan, delete_local, local_artifacts, plan_cleanup
 from bravo_pipeline.source.dump_restore import dump_database_name
@@ -34,25 +36,29 @@ class CleanupReport:
     deleted: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     unreachable: set[str] = field(default_factory=set)  # a store of theirs could not be asked
+    warnings: list[str] = field(default_factory=list)
+    swept: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Stores:
-    """Optional stores: None means "not asked for" (no --s3 / --databases)."""
+    """Where exports live. s3_client None: not asked for (no --s3); drop_databases: --databases."""
 
+    mongodb: Any  # a context-manager factory yielding a DocumentStore: read for the promoted version
+    current_database: str
     s3_client: Any = None
     s3_location: Any = None
-    mongodb: Any = None  # a context-manager factory yielding a DocumentStore
+    drop_databases: bool = False
     postgres_admin_uri: str | None = None
 
 
 def find_cleanup(layout: ExportsLayout, *, now: datetime, older_than: timedelta, keep: int,
                  stores: Stores) -> CleanupReport:
-    registry = Registry(layout.root)
-    current = registry.current_version()
+    warnings: list[str] = []
+    view = observe(stores.mongodb, Registry(layout.root), stores.current_database, warnings.append)
     plan = plan_cleanup(layout.timestamps("raw"), now=now, older_than=older_than, keep=keep,
-                        protected={current} if current else set())
-    report = CleanupReport(plan)
+                        protected={view.current} if view.current else set())
+    report = CleanupReport(plan, warnings=warnings)
     for ts in plan.delete:
         failed_before = len(report.failures)
         report.items[ts] = _items(layout, ts, stores, report.failures)
@@ -72,7 +78,7 @@ def _items(layout: ExportsLayout, ts: str, stores: Stores, failures: list[str]) 
                     items.append(Item("s3", f"s3://{location.bucket}/{key}", size))
         except Exception as error:
             failures.append(f"s3://{location.bucket}: {_one_line(error)}")
-    if stores.mongodb is not None:
+    if stores.drop_databases:
         try:
             with stores.mongodb() as store:
                 if version_database(ts) in store.database_names():
@@ -88,9 +94,39 @@ def _items(layout: ExportsLayout, ts: str, stores: Stores, failures: list[str]) 
     return items
 
 
+INCOMPLETE_UPLOAD_MAX_AGE = timedelta(days=1)
+
+
+def sweep_leftovers(layout: ExportsLayout, stores: Stores) -> list[str]:
+    """Remove what killed commands left behind: hidden stage folders and temp files of dead writers,
+    MongoDB staging collections, half-built PostgreSQL databases, incomplete multipart uploads."""
+    swept = [str(path) for stage in ("raw", "transformed") for path in layout.sweep(stage)]
+    swept += [str(path) for path in sweep_hidden(layout.temp_dir)]
+    with stores.mongodb() as store:
+        for database in store.database_names():
+            if database == stores.current_database or is_version_database(database):
+                swept += [f"{database}.{name}" for name in sweep_staging(store, database)]
+    if stores.postgres_admin_uri is not None:
+        from bravo_pipeline.source.connection import connect
+        from bravo_pipeline.source.databases import PARTIAL_SUFFIX, drop_database
+
+        with connect(stores.postgres_admin_uri, autocommit=True) as conn:
+            partial = [row[0] for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", [f"%{PARTIAL_SUFFIX}"])]
+        for database in partial:
+            drop_database(stores.postgres_admin_uri, database)
+            swept.append(database)
+    if stores.s3_client is not None:
+        from bravo_pipeline.archive.s3 import abort_incomplete_uploads
+
+        swept += [f"s3 upload {key}" for key in abort_incomplete_uploads(
+            stores.s3_client, stores.s3_location, stores.s3_location.prefix, INCOMPLETE_UPLOAD_MAX_AGE)]
+    return swept
+
+
 def run_cleanup(layout: ExportsLayout, report: CleanupReport, stores: Stores,
                 remove_partition: Callable[[str], None]) -> CleanupReport:
-    """Delete what `find_cleanup` found, export by export, oldest first."""
+    """Delete what `find_cleanup` found, export by export, oldest first, then sweep leftovers."""
     registry = Registry(layout.root)
     for ts in report.plan.delete:
         failed_before = len(report.failures)
@@ -104,6 +140,10 @@ def run_cleanup(layout: ExportsLayout, report: CleanupReport, stores: Stores,
         delete_local(layout, ts)
         remove_partition(ts)
         report.deleted.append(ts)
+    try:
+        report.swept = sweep_leftovers(layout, stores)
+    except Exception as error:
+        report.failures.append(f"sweeping leftovers: {_one_line(error)}")
     return report
 
 
@@ -117,7 +157,7 @@ def _delete_remote(item: Item, stores: Stores, registry: Registry, ts: str) -> N
         registry.append(registry_entry(ts, "dropped", database=item.name, collections={},
                                        source_postgres_db=None, notes="cleanup"))
     elif item.store == "postgres":
-        from bravo_pipeline.source.dump_restore import drop_database
+        from bravo_pipeline.source.databases import drop_database
 
         drop_database(stores.postgres_admin_uri or "", item.name)
 

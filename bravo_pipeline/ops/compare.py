@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout
+from bravo_pipeline.integrity import FileDigest, IntegrityError, Manifest, load_manifest, mismatch, verified_bytes
+from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.names import CAMPAIGNS_FILE as TRANSFORMED_FILE
 from bravo_pipeline.names import SCHEMA_FILE, UnsafeNameError, table_filename
 from bravo_pipeline.timestamps import InvalidTimestampError, iso_utc, validate_timestamp
@@ -59,6 +60,7 @@ class TableSpec:
     path: Path
     columns: dict[str, str]  # name → PostgreSQL type, in table order
     primary_key: tuple[str, ...]
+    digest: FileDigest | None = None  # what the export's summary records of the file
 
 
 def _load_json(path: Path) -> Any:
@@ -78,11 +80,23 @@ def _require_export(layout: ExportsLayout, ts: str) -> str:
     return ts
 
 
+def _manifest(folder: Path, stage: str) -> tuple[dict[str, Any], Manifest]:
+    try:
+        return load_manifest(folder, stage)
+    except IntegrityError as error:
+        raise CompareError(str(error)) from None
+
+
 def export_tables(layout: ExportsLayout, ts: str) -> dict[str, TableSpec]:
     """Every table of the raw export `ts`: its file, columns and primary key (from schema.json)."""
     folder = layout.stage_dir("raw", ts)
-    summary = _load_json(folder / SUMMARY_FILES["raw"]).get("tables", {})
-    schema = _load_json(folder / SCHEMA_FILE).get("tables", {})
+    document, contents = _manifest(folder, "raw")
+    summary = document.get("tables", {})
+    try:
+        schema_data = verified_bytes(folder / SCHEMA_FILE, contents.files.get(SCHEMA_FILE))
+        schema = json.loads(schema_data).get("tables", {})
+    except (OSError, ValueError, IntegrityError) as error:
+        raise CompareError(f"cannot read {folder / SCHEMA_FILE}: {error}") from None
     undescribed = sorted(set(summary) - set(schema))
     if undescribed:
         raise CompareError(f"{folder / SCHEMA_FILE} does not describe table(s) {', '.join(undescribed)}")
@@ -93,7 +107,8 @@ def export_tables(layout: ExportsLayout, ts: str) -> dict[str, TableSpec]:
         except UnsafeNameError as error:
             raise CompareError(f"{folder / SCHEMA_FILE}: {error}") from None
         columns = {column["name"]: column["type"] for column in entry.get("columns", [])}
-        tables[name] = TableSpec(folder / filename, columns, tuple(entry.get("primaryKey") or ()))
+        tables[name] = TableSpec(folder / filename, columns, tuple(entry.get("primaryKey") or ()),
+                                 contents.files.get(filename))
     return tables
 
 
@@ -102,14 +117,22 @@ def export_tables(layout: ExportsLayout, ts: str) -> dict[str, TableSpec]:
 # ---------------------------------------------------------------------------
 
 
-def _row_lines(handle: IO[bytes] | None, path: Path | None) -> Iterator[tuple[int, bytes]]:
-    """(byte offset, row text without the trailing comma) of every row line of a file."""
+def _row_lines(
+    handle: IO[bytes] | None, path: Path | None, digest: FileDigest | None = None
+) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, row text without the trailing comma) of every row line of a file.
+
+    With `digest`, the file is hashed on the way and checked once the last line is read.
+    """
     if handle is None:
         return
     offset = 0
+    sha = hashlib.sha256()
     for line in handle:
         start = offset
         offset += len(line)
+        if digest is not None:
+            sha.update(line)
         body = line.rstrip()
         if body.endswith(b","):
             body = body[:-1]
@@ -118,6 +141,8 @@ def _row_lines(handle: IO[bytes] | None, path: Path | None) -> Iterator[tuple[in
         if not body.startswith(b"{"):
             raise CompareError(f"{path}: line at byte {start} is not one row object")
         yield start, body
+    if digest is not None and (offset != digest.size or sha.hexdigest() != digest.sha256):
+        raise CompareError(str(mismatch(str(path), digest, offset, sha.hexdigest())))
 
 
 def _parse(body: bytes, path: Path | None) -> dict[str, Any]:
@@ -278,11 +303,17 @@ class RowDiff:
     )
 
 
-def diff_rows(old: Path | None, new: Path | None, rule: RowRule) -> RowDiff:
-    """Every row of `old` against every row of `new` (a None path is an empty table)."""
+Digests = tuple[FileDigest | None, FileDigest | None]
+
+
+def diff_rows(old: Path | None, new: Path | None, rule: RowRule, digests: Digests = (None, None)) -> RowDiff:
+    """Every row of `old` against every row of `new` (a None path is an empty table).
+
+    Each file is checked against its digest (from its export's summary) as it streams.
+    """
     if rule.key:
-        return _diff_keyed(old, new, rule)
-    return _diff_multiset(old, new, rule)
+        return _diff_keyed(old, new, rule, digests)
+    return _diff_multiset(old, new, rule, digests)
 
 
 def _row_key(row: dict[str, Any], columns: tuple[str, ...], path: Path | None) -> Any:
@@ -361,11 +392,13 @@ def _changed_fields(
     return changed
 
 
-def _index_keyed(handle: IO[bytes] | None, path: Path | None, rule: RowRule) -> dict[Any, bytes]:
+def _index_keyed(
+    handle: IO[bytes] | None, path: Path | None, rule: RowRule, digest: FileDigest | None
+) -> dict[Any, bytes]:
     """key → row digest + byte offset of the row's line."""
     index: dict[Any, bytes] = {}
     prefix = _key_prefix(rule)
-    for offset, body in _row_lines(handle, path):
+    for offset, body in _row_lines(handle, path, digest):
         key, row = _keyed_row(body, path, rule, prefix)
         if key in index:
             raise CompareError(f"{path}: primary key {key_label(key)} appears twice")
@@ -373,14 +406,14 @@ def _index_keyed(handle: IO[bytes] | None, path: Path | None, rule: RowRule) -> 
     return index
 
 
-def _diff_keyed(old: Path | None, new: Path | None, rule: RowRule) -> RowDiff:
+def _diff_keyed(old: Path | None, new: Path | None, rule: RowRule, digests: Digests) -> RowDiff:
     diff = RowDiff()
     added, changed, removed = (_Smallest(_key_order) for _ in range(3))
     prefix = _key_prefix(rule)
     with _open(old) as old_handle, _open(new) as new_handle:
-        index = _index_keyed(old_handle, old, rule)
+        index = _index_keyed(old_handle, old, rule, digests[0])
         diff.count_v1 = len(index)
-        for _, body in _row_lines(new_handle, new):
+        for _, body in _row_lines(new_handle, new, digests[1]):
             diff.count_v2 += 1
             key, row = _keyed_row(body, new, rule, prefix)
             entry = index.pop(key, None)
@@ -415,19 +448,19 @@ def _row_text(compared: dict[str, Any]) -> str:
     return text if len(text) <= ROW_LABEL_CHARS else text[: ROW_LABEL_CHARS - 1] + "…"
 
 
-def _diff_multiset(old: Path | None, new: Path | None, rule: RowRule) -> RowDiff:
+def _diff_multiset(old: Path | None, new: Path | None, rule: RowRule, digests: Digests) -> RowDiff:
     """Tables without a primary key: rows are equal or not, so only added/removed."""
     diff = RowDiff()
     remaining: Counter[bytes] = Counter()
     first_offset: dict[bytes, int] = {}
     added, removed = _Smallest(str), _Smallest(str)
     with _open(old) as old_handle, _open(new) as new_handle:
-        for offset, body in _row_lines(old_handle, old):
+        for offset, body in _row_lines(old_handle, old, digests[0]):
             diff.count_v1 += 1
             digest, _ = _row_identity(_parse(body, old), rule)
             remaining[digest] += 1
             first_offset.setdefault(digest, offset)
-        for _, body in _row_lines(new_handle, new):
+        for _, body in _row_lines(new_handle, new, digests[1]):
             diff.count_v2 += 1
             digest, compared = _row_identity(_parse(body, new), rule)
             if remaining[digest] > 0:
@@ -487,7 +520,8 @@ def diff_percent(count_v1: int, count_v2: int) -> str:
 
 
 def table_report(s1: TableSpec | None, s2: TableSpec | None) -> dict[str, Any]:
-    diff = diff_rows(s1.path if s1 else None, s2.path if s2 else None, table_rule(s1, s2))
+    diff = diff_rows(s1.path if s1 else None, s2.path if s2 else None, table_rule(s1, s2),
+                     (s1.digest if s1 else None, s2.digest if s2 else None))
     return {
         "count_v1": diff.count_v1,
         "count_v2": diff.count_v2,
@@ -512,11 +546,10 @@ def transformed_report(layout: ExportsLayout, ts1: str, ts2: str) -> dict[str, i
     """Added/removed/changed campaign documents (by `_id`); None unless both are transformed."""
     if not (layout.is_complete("transformed", ts1) and layout.is_complete("transformed", ts2)):
         return None
-    diff = diff_rows(
-        layout.stage_dir("transformed", ts1) / TRANSFORMED_FILE,
-        layout.stage_dir("transformed", ts2) / TRANSFORMED_FILE,
-        RowRule(("_id",), None, TRANSFORMED_IGNORED),
-    )
+    folders = [layout.stage_dir("transformed", ts) for ts in (ts1, ts2)]
+    digests = tuple(_manifest(folder, "transformed")[1].files.get(TRANSFORMED_FILE) for folder in folders)
+    diff = diff_rows(folders[0] / TRANSFORMED_FILE, folders[1] / TRANSFORMED_FILE,
+                     RowRule(("_id",), None, TRANSFORMED_IGNORED), digests)  # type: ignore[arg-type]
     return {"added": diff.added, "removed": diff.removed, "changed": diff.changed}
 
 

@@ -1,9 +1,9 @@
 """Retention: which local exports to delete, and deleting one export's local artifacts safely.
 
 `plan_cleanup` is pure (no I/O): the caller lists the exports, reads the promoted
-version, and decides. `delete_local` removes everything of one export in an
-order such that a crash at any point leaves the export still listed (its raw
-summary goes last), so cleanup can simply run again.
+version, and decides. `delete_local` removes everything of one export, each
+stage folder leaving the published names in one rename first, so a crash at
+any point leaves the export complete and listed, or gone.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout
+from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.timestamps import timestamp_datetime, validate_timestamp
 
 _DURATION = re.compile(r"^([0-9]+)([dhmw])$")
@@ -157,39 +157,16 @@ def local_artifacts(layout: ExportsLayout, ts: str) -> list[Artifact]:
 # ---------------------------------------------------------------------------
 
 
-def _unlink(path: Path) -> None:
-    """Remove one file (a seam for tests that simulate a crash)."""
-    path.unlink(missing_ok=True)
-
-
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:
-        _unlink(path)
+        path.unlink(missing_ok=True)
 
 
-def _remove_stage(folder: Path, summary_name: str, *, summary_last: bool) -> None:
-    """Empty a stage folder and remove it.
-
-    Its summary goes first (the folder is unlisted at once) or last (it stays listed to the end).
-    """
-    summary = folder / summary_name
-    if not summary_last:
-        _unlink(summary)
-    for entry in sorted(folder.iterdir()):
-        if entry.name != summary_name:
-            _remove(entry)
-    if summary_last:
-        _unlink(summary)
-    folder.rmdir()
-
-
-def _delete(artifact: Artifact) -> None:
-    if artifact.kind == "raw":
-        _remove_stage(artifact.path, SUMMARY_FILES["raw"], summary_last=True)
-    elif artifact.kind == "transformed":
-        _remove_stage(artifact.path, SUMMARY_FILES["transformed"], summary_last=False)
+def _delete(layout: ExportsLayout, artifact: Artifact, ts: str) -> None:
+    if artifact.kind in ("raw", "transformed"):
+        layout.unpublish(artifact.kind, ts)  # type: ignore[arg-type]
     else:
         _remove(artifact.path)
 
@@ -197,11 +174,12 @@ def _delete(artifact: Artifact) -> None:
 def delete_local(layout: ExportsLayout, ts: str) -> list[Artifact]:
     """Delete every local artifact of export `ts`; returns what was deleted.
 
-    Order: comparison reports, temp files, the log, transformed/<ts>/ (its summary
-    first), then raw/<ts>/ with export-summary.json removed last: until that very
-    last step the export is still listed, so after a crash cleanup runs again.
+    Order: comparison reports, temp files, the log, transformed/<ts>/, then
+    raw/<ts>/. Each stage folder leaves the published names in one rename before
+    it is removed, so a crash at any point leaves the export either listed and
+    complete, or not listed at all; until raw/<ts>/ goes, cleanup runs again.
     """
     artifacts = sorted(local_artifacts(layout, ts), key=lambda item: _DELETE_ORDER[item.kind])
     for artifact in artifacts:
-        _delete(artifact)
+        _delete(layout, artifact, ts)
     return artifacts

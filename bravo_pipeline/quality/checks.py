@@ -13,16 +13,29 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from decimal import Context, Decimal, Inexact, localcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
+from bravo_pipeline.exact import exact_sum
+from bravo_pipeline.integrity import (
+    VERIFY_THREADS,
+    FileDigest,
+    IntegrityError,
+    Manifest,
+    VerifiedReader,
+    load_manifest,
+    verified_lines,
+    verify_file,
+    verify_stage,
+)
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.mongo.store import DocumentStore
-from bravo_pipeline.names import CAMPAIGNS_FILE, SCHEMA_FILE, UnsafeNameError, table_filename
+from bravo_pipeline.names import CAMPAIGNS_FILE, SCHEMA_FILE, table_filename
 from bravo_pipeline.names import EXPORT_SUMMARY_FILE as RAW_SUMMARY_FILE
 from bravo_pipeline.names import TRANSFORMATION_SUMMARY_FILE as TRANSFORMED_SUMMARY_FILE
 from bravo_pipeline.source.tables import KNOWN_TABLES
@@ -32,7 +45,6 @@ from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, RawTableError
 Severity = Literal["WARN", "ERROR"]
 MAX_EXAMPLES = 10
 READ_BLOCK_BYTES = 8 << 20
-EXACT = Context(prec=1_000, traps=[Inexact])  # wide enough for any numeric; raises rather than rounds
 
 @dataclass(frozen=True)
 class CheckOutcome:
@@ -63,16 +75,6 @@ def _transformed_missing(transformed_dir: Path) -> CheckOutcome | None:
         if not (transformed_dir / filename).is_file():
             return _file_missing(transformed_dir, filename)
     return None
-
-
-def exact_sum(values: Iterable[str | Decimal | None]) -> Decimal:
-    """The exact sum of decimal strings (nulls skipped); raises rather than round."""
-    with localcontext(EXACT):
-        total = Decimal(0)
-        for value in values:
-            if value is not None:
-                total += Decimal(value)
-        return total
 
 
 # --- 1. raw completeness -----------------------------------------------------------------------
@@ -109,20 +111,28 @@ def _file_mismatch(expected: dict[str, Any], found: FileFacts) -> dict[str, dict
 
 
 def raw_completeness(raw_dir: Path) -> CheckOutcome:
-    """Every table file matches export-summary.json (rows, size, sha256); all 27 known tables are there."""
+    """Every table file matches export-summary.json (rows, size, sha256); all 27 known tables are there;
+    schema.json and the summary itself match their digests."""
     summary_path = raw_dir / RAW_SUMMARY_FILE
     if not summary_path.is_file():
         return _file_missing(raw_dir, RAW_SUMMARY_FILE)
-    entries: dict[str, dict[str, Any]] = _read_json(summary_path).get("tables", {})
     try:
-        files = {table: table_filename(table) for table in entries}
-    except UnsafeNameError as error:
-        return CheckOutcome(False, "ERROR", f"{RAW_SUMMARY_FILE}: {error}.", {})
+        summary, contents = load_manifest(raw_dir, "raw")
+        schema_digest = contents.files.get(SCHEMA_FILE)
+        if schema_digest is not None:
+            verify_file(raw_dir / SCHEMA_FILE, schema_digest)
+    except IntegrityError as error:
+        return CheckOutcome(False, "ERROR", f"The raw export does not match its summary: {error}.", {})
+    entries: dict[str, dict[str, Any]] = summary["tables"]
+    files = {table: table_filename(table) for table in entries}
     on_disk = {table for table in entries if (raw_dir / files[table]).is_file()}
     missing = sorted((set(KNOWN_TABLES) | set(entries)) - on_disk)
     mismatches: dict[str, object] = {}
-    for table in sorted(on_disk):
-        mismatch = _file_mismatch(entries[table], file_facts(raw_dir / files[table]))
+    tables = sorted(on_disk)
+    with ThreadPoolExecutor(VERIFY_THREADS) as pool:  # hashing releases the GIL
+        facts = list(pool.map(lambda table: file_facts(raw_dir / files[table]), tables))
+    for table, found in zip(tables, facts, strict=True):
+        mismatch = _file_mismatch(entries[table], found)
         if mismatch:
             mismatches[table] = mismatch
     metadata: dict[str, object] = {
@@ -332,38 +342,41 @@ _DOCUMENT_FIELDS = {"_id": pl.String(), "price": pl.Struct({"targetAmount": pl.S
 DOCUMENT_BATCH_LINES = 10_000
 
 
-def _document_batches(campaigns_file: Path) -> Iterator[pl.DataFrame]:
+def _document_batches(campaigns_file: Path, digest: FileDigest | None) -> Iterator[pl.DataFrame]:
     """_id and price.targetAmount of the documents, a batch of lines at a time (memory stays flat)."""
     batch: list[bytes] = []
-    with campaigns_file.open("rb") as handle:
-        for line in handle:
-            if line.startswith(b"{"):
-                batch.append(line.rstrip().removesuffix(b","))
-            if len(batch) == DOCUMENT_BATCH_LINES:
-                yield pl.read_ndjson(b"\n".join(batch), schema=_DOCUMENT_FIELDS)
-                batch = []
+    for line in verified_lines(campaigns_file, digest):
+        if line.startswith(b"{"):
+            batch.append(line.rstrip().removesuffix(b","))
+        if len(batch) == DOCUMENT_BATCH_LINES:
+            yield pl.read_ndjson(b"\n".join(batch), schema=_DOCUMENT_FIELDS)
+            batch = []
     if batch:
         yield pl.read_ndjson(b"\n".join(batch), schema=_DOCUMENT_FIELDS)
 
 
-def document_totals(campaigns_file: Path) -> DocumentTotals:
-    """_id of every document and the exact sum of price.targetAmount, streaming campaigns.json."""
+def document_totals(campaigns_file: Path, digest: FileDigest | None = None) -> DocumentTotals:
+    """_id of every document and the exact sum of price.targetAmount, streaming campaigns.json
+    (checked against `digest` on the way)."""
     ids: list[str] = []
     total = Decimal(0)
-    for frame in _document_batches(campaigns_file):
+    for frame in _document_batches(campaigns_file, digest):
         ids.extend(frame.get_column("_id").to_list())
         amounts = frame.get_column("price").struct.field("targetAmount").to_list()
         total = exact_sum([total, *amounts])
     return DocumentTotals(ids, total)
 
 
-def count_rows(path: Path) -> int:
-    """Rows of a raw table file (lines starting with "{"), without parsing them."""
+def count_rows(path: Path, digest: FileDigest | None = None) -> int:
+    """Rows of a raw table file (lines starting with "{"), without parsing them (checked against `digest`)."""
     rows, previous = 0, b"\n"
     with path.open("rb") as handle:
-        while block := handle.read(READ_BLOCK_BYTES):
+        source = VerifiedReader(handle, digest, str(path)) if digest is not None else handle
+        while block := source.read(READ_BLOCK_BYTES):
             rows += block.count(b"\n{") + (previous == b"\n" and block[:1] == b"{")
             previous = block[-1:]
+        if isinstance(source, VerifiedReader):
+            source.finish()
     return rows
 
 
@@ -371,9 +384,10 @@ def _orphan_count(summary: dict[str, Any], kind: str) -> int:
     return int((summary.get("orphans") or {}).get(kind, {}).get("count", 0))
 
 
-def _hierarchy_problems(raw_dir: Path, summary: dict[str, Any], metadata: dict[str, object]) -> list[str]:
-    raw_strategies = count_rows(raw_dir / table_filename("strategies"))
-    raw_line_items = count_rows(raw_dir / table_filename("line_items"))
+def _hierarchy_problems(raw_dir: Path, raw: Manifest, summary: dict[str, Any],
+                        metadata: dict[str, object]) -> list[str]:
+    raw_strategies = count_rows(raw_dir / table_filename("strategies"), raw.files.get(table_filename("strategies")))
+    raw_line_items = count_rows(raw_dir / table_filename("line_items"), raw.files.get(table_filename("line_items")))
     strategies = summary.get("totalStrategies", 0) + _orphan_count(summary, "strategiesWithoutCampaign")
     line_items = (summary.get("totalLineItems", 0) + _orphan_count(summary, "lineItemsWithoutStrategy")
                   + _orphan_count(summary, "lineItemsOfOrphanStrategies"))
@@ -419,19 +433,21 @@ def transform_conservation(raw_dir: Path, transformed_dir: Path) -> CheckOutcome
     """Every raw campaign, strategy and line item is in the documents or counted as orphan; money is kept."""
     if missing := _transformed_missing(transformed_dir):
         return missing
-    summary_path = transformed_dir / TRANSFORMED_SUMMARY_FILE
-    summary = _read_json(summary_path)
     try:
-        raw_campaigns = read_raw_table(raw_dir / table_filename("campaigns"), "campaigns").select("id", "budget")
+        summary, transformed = load_manifest(transformed_dir, "transformed")
+        _, raw = load_manifest(raw_dir, "raw")
+        campaigns_file = table_filename("campaigns")
+        raw_campaigns = read_raw_table(raw_dir / campaigns_file, "campaigns",
+                                       raw.files.get(campaigns_file)).select("id", "budget")
         strategies_and_items = [raw_dir / table_filename("strategies"), raw_dir / table_filename("line_items")]
         if not all(path.is_file() for path in strategies_and_items):
             raise RawTableError("strategies.json or line_items.json is missing")
-    except RawTableError as error:
+        metadata: dict[str, object] = {}
+        problems = _hierarchy_problems(raw_dir, raw, summary, metadata)
+        totals = document_totals(transformed_dir / CAMPAIGNS_FILE, transformed.files[CAMPAIGNS_FILE])
+    except (RawTableError, IntegrityError) as error:
         return CheckOutcome(False, "ERROR", f"Cannot check conservation: {error}.", {})
-    metadata: dict[str, object] = {}
-    problems = _hierarchy_problems(raw_dir, summary, metadata)
-    problems += _campaign_problems(raw_campaigns, document_totals(transformed_dir / CAMPAIGNS_FILE),
-                                   summary, metadata)
+    problems += _campaign_problems(raw_campaigns, totals, summary, metadata)
     if problems:
         text = "The transform lost or changed data: " + "; ".join(problems) + "."
         return CheckOutcome(False, "ERROR", text, metadata)
@@ -446,9 +462,12 @@ def mongodb_version(store: DocumentStore, database: str, transformed_dir: Path) 
     """`<database>.campaigns` holds as many documents, and the same targetAmount sum, as campaigns.json."""
     if missing := _transformed_missing(transformed_dir):
         return missing
-    summary_path = transformed_dir / TRANSFORMED_SUMMARY_FILE
-    expected_count = _read_json(summary_path).get("totalCampaigns")
-    expected_sum = document_totals(transformed_dir / CAMPAIGNS_FILE).target_amount_sum
+    try:
+        summary, transformed = load_manifest(transformed_dir, "transformed")
+        totals = document_totals(transformed_dir / CAMPAIGNS_FILE, transformed.files[CAMPAIGNS_FILE])
+    except IntegrityError as error:
+        return CheckOutcome(False, "ERROR", f"Cannot check {database}: {error}.", {})
+    expected_count, expected_sum = summary.get("totalCampaigns"), totals.target_amount_sum
     found_count, found_sum = store.count_and_decimal_sum(database, "campaigns", "price.targetAmount")
     metadata: dict[str, object] = {
         "database": database, "expected_count": expected_count, "found_count": found_count,
@@ -464,3 +483,20 @@ def mongodb_version(store: DocumentStore, database: str, transformed_dir: Path) 
                             + "; ".join(problems) + ".", metadata)
     return CheckOutcome(True, "ERROR", f"{database}.campaigns holds {found_count} documents with the "
                         "transformed export's targetAmount sum.", metadata)
+
+
+# --- 6. the whole export against its summaries (bravo-pipeline verify) --------------------------
+
+
+def export_verified(layout: ExportsLayout, ts: str) -> CheckOutcome:
+    """Every file of `raw/<ts>/` and `transformed/<ts>/` (when there) read again and matched with its summary."""
+    checked: dict[str, object] = {}
+    for stage in ("raw", "transformed"):
+        if stage == "transformed" and not layout.is_complete(stage, ts):
+            continue
+        try:
+            result = verify_stage(layout.stage_dir(stage, ts), stage)
+        except IntegrityError as error:
+            return CheckOutcome(False, "ERROR", f"The export differs from its summaries: {error}.", checked)
+        checked[stage] = {"files": result.files, "bytes": result.bytes}
+    return CheckOutcome(True, "ERROR", "Every file matches its summary in size and sha256.", checked)

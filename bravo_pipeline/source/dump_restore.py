@@ -20,7 +20,8 @@ from typing import Literal
 
 from psycopg import sql
 
-from bravo_pipeline.source.connection import SourceError, connect, database_exists
+from bravo_pipeline.source.connection import SourceError, connect
+from bravo_pipeline.source.databases import build_database
 from bravo_pipeline.source.embedded_server import client_bin_dir
 from bravo_pipeline.source.plain_dump import PlainDumpFilter
 from bravo_pipeline.uris import client_environment, redact_uri, with_database
@@ -133,32 +134,36 @@ def run_pg_dump(source_uri: str, schema: str, temp_dir: Path, ts: str) -> Staged
 def restore_dump(
     admin_uri: str, dump: StagedDump, database: str, *, keep_dump: bool = False
 ) -> RestoredDatabase:
-    """Create `database` on the server of `admin_uri` and restore `dump` into it."""
+    """Create `database` on the server of `admin_uri` and restore `dump` into it.
+
+    The database appears only once the restore is complete (source/databases.py).
+    """
     started = time.perf_counter()
-    with connect(admin_uri, autocommit=True) as conn:
-        if database_exists(conn, database):
-            raise DumpError(f"database {database} already exists on {redact_uri(admin_uri)}")
-        conn.execute(f'CREATE DATABASE "{database}"')
-    uri = with_database(admin_uri, database)
-    try:
+    tables = 0
+
+    def build(uri: str) -> None:
+        nonlocal tables
         _run_restore(uri, dump)
         with connect(uri, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-                    sql.Identifier(database), sql.Literal(DUMP_COMMENT_PREFIX + dump_label(dump))
+                    sql.Identifier(conn.info.dbname), sql.Literal(DUMP_COMMENT_PREFIX + dump_label(dump))
                 )
             )
             tables = conn.execute(
                 "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
             ).fetchone()[0]
+
+    try:
+        build_database(admin_uri, database, build)
     except BaseException:
-        drop_database(admin_uri, database)
         remove_dump(dump.path)
         raise
     if not keep_dump:
         remove_dump(dump.path)
-    return RestoredDatabase(database, uri, dump, time.perf_counter() - started, tables)
+    return RestoredDatabase(database, with_database(admin_uri, database), dump,
+                            time.perf_counter() - started, tables)
 
 
 def _run_psql(dump: StagedDump, env: dict[str, str]) -> tuple[int, str]:
@@ -213,11 +218,6 @@ def restored_dump_label(uri: str) -> str | None:
     if comment and comment.startswith(DUMP_COMMENT_PREFIX):
         return comment.removeprefix(DUMP_COMMENT_PREFIX)
     return None
-
-
-def drop_database(admin_uri: str, database: str) -> None:
-    with connect(admin_uri, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def remove_dump(path: Path) -> None:

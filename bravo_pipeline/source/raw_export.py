@@ -21,6 +21,7 @@ import psycopg
 from psycopg import sql
 
 from bravo_pipeline.hashing import HashingWriter
+from bravo_pipeline.integrity import seal
 from bravo_pipeline.names import EXPORT_SUMMARY_FILE, SCHEMA_FILE, printable, table_filename
 from bravo_pipeline.source.catalog import Table, read_catalog, split_known
 from bravo_pipeline.source.connection import SourceError, connect, describe_error
@@ -242,5 +243,6 @@ def export_raw(
         "totalBytes": sum(item.size for item in files),
         "durationSeconds": round(seconds, 3),
     }
+    summary = seal(summary)
     write_json(target / EXPORT_SUMMARY_FILE, summary)
     return RawExportResult(files, extra, summary, seconds)

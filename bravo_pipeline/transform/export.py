@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bravo_pipeline.names import CAMPAIGNS_FILE, TRANSFORMATION_SUMMARY_FILE
+from bravo_pipeline.integrity import expected_digest, load_manifest, seal
+from bravo_pipeline.names import CAMPAIGNS_FILE, TRANSFORMATION_SUMMARY_FILE, table_filename
 from bravo_pipeline.timestamps import iso_utc
 from bravo_pipeline.transform.campaigns import build_campaign_documents, documents_to_json, summary_counts
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, read_raw_table
@@ -18,13 +18,19 @@ from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, read_raw_tabl
 PREVIEW_DOCUMENTS = 3
 
 
-def transform_export(raw_files: Mapping[str, Path], target: Path, ts: str) -> dict[str, Any]:
-    """Transform the raw tables in `raw_files` (table → file) into the empty folder `target`.
+def transform_export(raw_dir: Path, target: Path, ts: str) -> dict[str, Any]:
+    """Transform the raw export in `raw_dir` into the empty folder `target`.
 
+    Each table file read is checked against the export's summary as it is read.
     Returns the summary that was written.
     """
     started = time.perf_counter()
-    tables = {table: read_raw_table(raw_files[table], table) for table in TRANSFORM_COLUMNS}
+    _, contents = load_manifest(raw_dir, "raw")
+    tables = {}
+    for table in TRANSFORM_COLUMNS:
+        filename = table_filename(table)
+        expected = expected_digest(contents, filename, str(raw_dir / filename))
+        tables[table] = read_raw_table(raw_dir / filename, table, expected)
     result = build_campaign_documents(tables, ts)
     payload = documents_to_json(result.documents)
     (target / CAMPAIGNS_FILE).write_bytes(payload)
@@ -44,6 +50,7 @@ def transform_export(raw_files: Mapping[str, Path], target: Path, ts: str) -> di
         "unresolvedUsers": counts["unresolvedUsers"],
         "durationSeconds": round(time.perf_counter() - started, 3),
     }
+    summary = seal(summary)
     (target / TRANSFORMATION_SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     return summary
 

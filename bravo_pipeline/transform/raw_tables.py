@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from bravo_pipeline.integrity import FileDigest, verified_bytes
 from bravo_pipeline.names import table_filename
 
 _TEXT = pl.String()  # ids, text, decimal strings and ISO timestamps all stay strings
@@ -94,11 +95,14 @@ def read_transform_inputs(raw_dir: Path) -> dict[str, pl.DataFrame]:
     return {table: read_raw_table(raw_dir / table_filename(table), table) for table in TRANSFORM_COLUMNS}
 
 
-def read_raw_table(path: Path, table: str) -> pl.DataFrame:
-    """The columns of TRANSFORM_COLUMNS[table] from one raw file, in file (primary key) order."""
+def read_raw_table(path: Path, table: str, expected: FileDigest | None = None) -> pl.DataFrame:
+    """The columns of TRANSFORM_COLUMNS[table] from one raw file, in file (primary key) order.
+
+    With `expected`, the bytes read are checked against it first (IntegrityError).
+    """
     schema = TRANSFORM_COLUMNS[table]
     try:
-        data = path.read_bytes()
+        data = verified_bytes(path, expected)
     except FileNotFoundError:
         raise RawTableError(f"raw table {table}: file {path} is missing") from None
     except OSError as error:

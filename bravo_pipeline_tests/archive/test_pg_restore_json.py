@@ -14,15 +14,16 @@ from bravo_pipeline.archive.pg_restore_json import (
     JsonNumber,
     RestoreError,
     converter_for,
-    drop_database,
     json_text,
     parse_row,
     restore_postgres_from_raw,
 )
 from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.source.databases import drop_database
 from bravo_pipeline.source.raw_export import export_raw
 from bravo_pipeline.uris import with_database
 from bravo_pipeline_tests.archive.conftest import EXPORT_TS
+from bravo_pipeline_tests.conftest import refresh_summary
 
 TS = EXPORT_TS
 
@@ -151,6 +152,7 @@ def _corrupt(raw_dir: Path, tmp_path: Path, table: str, edit: str) -> Path:
     else:
         lines[2] = lines[2][: len(lines[2]) // 2] + "\n"
     path.write_text("".join(lines), encoding="utf-8")
+    refresh_summary(copy)  # bad data that the summary describes: the failure comes from PostgreSQL
     return copy
 
 

@@ -29,6 +29,7 @@ from bravo_pipeline.integrity import IntegrityError
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.names import printable
 from bravo_pipeline_tests.archive.conftest import EXPORT_TS, FaultProxy, write_transformed
+from bravo_pipeline_tests.conftest import refresh_summary
 
 TS = EXPORT_TS
 
@@ -48,6 +49,7 @@ def _copy_export(
     layout = ExportsLayout(root)
     for ts in timestamps:
         shutil.copytree(source.stage_dir("raw", TS), layout.stage_dir("raw", ts))
+        refresh_summary(layout.stage_dir("raw", ts), ts)
         if transformed:
             write_transformed(layout, ts)
     return layout

@@ -58,8 +58,8 @@ def test_version_and_current_assets(pipeline_env: dict[str, str]) -> None:
 
     store = open_embedded(Path(pipeline_env["BRAVO_STATE_DIR"]) / "mongodb")
     try:
-        assert store.count(f"mediatool_{TS1}", "campaigns") == campaigns
-        assert store.count("mediatool_v2", "campaigns") == campaigns
+        assert store.exact_count(f"mediatool_{TS1}", "campaigns") == campaigns
+        assert store.exact_count("mediatool_v2", "campaigns") == campaigns
         first = next(store.iter_batches("mediatool_v2", "campaigns", 5))
         assert {d["exportTimestamp"] for d in first} == {TS1}
     finally:

@@ -13,6 +13,7 @@ from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY, transformed_campaig
 from bravo_pipeline.definitions import build_resources
 from bravo_pipeline.partitions import register_partition
 from bravo_pipeline.settings import Settings
+from bravo_pipeline_tests.conftest import refresh_summary
 
 OLD, NEW = "20250622-072114", "20250623-072114"
 
@@ -83,6 +84,7 @@ def test_rematerializing_an_old_partition_reads_only_its_own_raw_files(two_expor
     row["campaign_name"] = "Renamed after a fix – ünïcode"
     lines[1] = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + ","
     old_campaigns.write_text("\n".join(lines), encoding="utf-8")
+    refresh_summary(exports / "raw" / OLD)  # stands for a source row that was different
     raw_before = _snapshot(exports / "raw" / OLD)
     new_before = _snapshot(exports / "transformed" / NEW)
     new_raw_before = _snapshot(exports / "raw" / NEW)
@@ -114,6 +116,13 @@ def test_a_failed_transform_keeps_the_previous_good_one(two_exports) -> None:
     lines[3] = lines[3][:20]
     users.write_text("\n".join(lines), encoding="utf-8")
 
+    result = _run(instance, OLD, transform_only=True, raise_on_error=False)
+    assert not result.success  # the file no longer matches its summary
+    message = _failure(result)
+    assert str(users) in message and "the summary says" in message
+    assert _snapshot(exports / "transformed" / OLD) == good
+
+    refresh_summary(exports / "raw" / OLD)  # a malformed file its summary describes: named by line
     result = _run(instance, OLD, transform_only=True, raise_on_error=False)
     assert not result.success
     message = _failure(result)

@@ -1,5 +1,6 @@
 """Small transformed exports written by hand, and both MongoDB backends."""
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -8,6 +9,7 @@ import mongomock
 import pymongo
 import pytest
 
+from bravo_pipeline.integrity import seal
 from bravo_pipeline.mongo.store import MongoStore, connect_server, open_embedded
 
 
@@ -35,12 +37,17 @@ def campaign(ts: str, number: int, amount: str = "100.00") -> dict:
     }
 
 
-def write_transformed(root: Path, ts: str, documents: list[dict]) -> Path:
+def write_transformed(root: Path, ts: str, documents: list[dict], total: int | None = None) -> Path:
+    """A transformed folder as the transform writes it: campaigns.json and a sealed summary."""
     folder = root / "transformed" / ts
     folder.mkdir(parents=True)
     lines = [json.dumps(d, ensure_ascii=False, separators=(",", ":")) for d in documents]
-    (folder / "campaigns.json").write_text("[\n" + ",\n".join(lines) + "\n]\n", encoding="utf-8")
-    (folder / "transformation-summary.json").write_text(json.dumps({"totalCampaigns": len(documents)}))
+    body = ("[\n" + ",\n".join(lines) + "\n]\n").encode("utf-8")
+    (folder / "campaigns.json").write_bytes(body)
+    summary = seal({"exportTimestamp": ts, "totalCampaigns": len(documents) if total is None else total,
+                    "outputFile": "campaigns.json", "sha256": hashlib.sha256(body).hexdigest(),
+                    "size": len(body)})
+    (folder / "transformation-summary.json").write_text(json.dumps(summary))
     return folder
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from bson.decimal128 import Decimal128
 
+from bravo_pipeline.integrity import IntegrityError
 from bravo_pipeline.mongo.store import MongoStore, StoreError, connect_server
 from bravo_pipeline.mongo.versions import load_version, promote_version
 
@@ -34,17 +35,19 @@ def test_decimals_and_dates_are_exact_bson(store: MongoStore, make_export) -> No
     # BSON dates hold milliseconds: microseconds are truncated
     assert document["dates"]["start"] == datetime(2025, 3, 1, 5, 0, 0, 123000, tzinfo=UTC)
     assert document["name"] == "Campaign 0 – Café"
-    assert store.decimal_sum(result.database, "campaigns", "price.targetAmount") == Decimal("3703703.67")
+    assert store.count_and_decimal_sum(result.database, "campaigns", "price.targetAmount") == (
+        3, Decimal("3703703.67"))
+    assert result.state.target_amount_sum == "3703703.67" and result.state.version == TS1
 
 
 def test_reloading_replaces_never_duplicates(store: MongoStore, make_export, tmp_path: Path) -> None:
     folder = make_export(TS1, 5)
     load_version(store, folder, TS1)
     load_version(store, folder, TS1)
-    assert store.count("mediatool_20250622-072114", "campaigns") == 5
+    assert store.exact_count("mediatool_20250622-072114", "campaigns") == 5
     smaller = write_transformed(tmp_path / "other", TS1, [campaign(TS1, n) for n in range(2)])
     load_version(store, smaller, TS1)
-    assert store.count("mediatool_20250622-072114", "campaigns") == 2
+    assert store.exact_count("mediatool_20250622-072114", "campaigns") == 2
 
 
 def test_a_rejected_document_is_named_and_the_previous_version_stays(
@@ -56,16 +59,35 @@ def test_a_rejected_document_is_named_and_the_previous_version_stays(
     bad = write_transformed(tmp_path / "bad", TS1, documents)
     with pytest.raises(StoreError, match=f"document {documents[2]['_id']} rejected by MongoDB"):
         load_version(store, bad, TS1)
-    assert store.count("mediatool_20250622-072114", "campaigns") == 4
+    assert store.exact_count("mediatool_20250622-072114", "campaigns") == 4
 
 
-def test_count_is_verified_against_the_summary(store: MongoStore, make_export) -> None:
-    folder = make_export(TS1, 3)
-    (folder / "transformation-summary.json").write_text(json.dumps({"totalCampaigns": 4}))
-    with pytest.raises(StoreError, match="loaded 3 documents, expected 4"):
+def test_count_is_what_the_collection_holds_against_the_summary(store: MongoStore, tmp_path: Path) -> None:
+    folder = write_transformed(tmp_path, TS1, [campaign(TS1, n) for n in range(3)], total=4)
+    with pytest.raises(StoreError, match="the load holds 3 documents, expected 4"):
         load_version(store, folder, TS1)
-    assert "mediatool_20250622-072114" not in store.database_names() or store.count(
+    assert "mediatool_20250622-072114" not in store.database_names() or store.exact_count(
         "mediatool_20250622-072114", "campaigns") == 0
+    assert not [n for n in store.collection_names("mediatool_20250622-072114") if "staging" in n]
+
+
+def test_a_tampered_campaigns_file_is_refused_and_the_loaded_version_stays(
+    store: MongoStore, make_export
+) -> None:
+    folder = make_export(TS1, 3)
+    load_version(store, folder, TS1)
+    path = folder / "campaigns.json"
+    path.write_bytes(path.read_bytes().replace(b'"100.00"', b'"999.00"', 1))  # same size, other money
+    with pytest.raises(IntegrityError) as caught:
+        load_version(store, folder, TS1)
+    assert str(path) in str(caught.value) and "the summary says" in str(caught.value)
+    assert store.count_and_decimal_sum("mediatool_20250622-072114", "campaigns", "price.targetAmount") == (
+        3, Decimal("300.00"))
+    edited = json.loads((folder / "transformation-summary.json").read_text())
+    edited["totalCampaigns"] = 2
+    (folder / "transformation-summary.json").write_text(json.dumps(edited))
+    with pytest.raises(IntegrityError, match="summarySha256 says"):
+        load_version(store, folder, TS1)
 
 
 def test_missing_transformed_export_is_named(store: MongoStore, tmp_path: Path) -> None:
@@ -77,7 +99,7 @@ def test_promote_copies_exactly_and_refuses_unknown_versions(store: MongoStore, 
     load_version(store, make_export(TS1, 3), TS1)
     load_version(store, make_export(TS2, 5), TS2)
     promote_version(store, TS2, "mediatool_v2")
-    assert store.count("mediatool_v2", "campaigns") == 5
+    assert store.exact_count("mediatool_v2", "campaigns") == 5
     promote_version(store, TS1, "mediatool_v2")
     batches = list(store.iter_batches("mediatool_v2", "campaigns", 100))
     assert {d["exportTimestamp"] for d in batches[0]} == {TS1} and len(batches[0]) == 3
@@ -85,7 +107,7 @@ def test_promote_copies_exactly_and_refuses_unknown_versions(store: MongoStore, 
 
     with pytest.raises(StoreError, match="mediatool_20200101-000000 does not exist"):
         promote_version(store, "20200101-000000", "mediatool_v2")
-    assert store.count("mediatool_v2", "campaigns") == 3
+    assert store.exact_count("mediatool_v2", "campaigns") == 3
 
 
 def test_unreachable_server_fails_fast_naming_host_and_port() -> None:

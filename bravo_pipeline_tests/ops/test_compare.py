@@ -25,6 +25,7 @@ from bravo_pipeline.ops.compare import (
     write_report,
 )
 from bravo_pipeline.source.raw_export import export_raw
+from bravo_pipeline_tests.conftest import refresh_summary
 
 TS1, TS2 = "20250101-000000", "20250102-000000"
 NOW = datetime(2025, 1, 3, 12, 0, 0, tzinfo=UTC)
@@ -77,6 +78,7 @@ def write_raw_export(root: Path, ts: str, tables: dict[str, TableDef]) -> None:
         "totalRecords": sum(counts.values()),
     }
     (folder / "export-summary.json").write_text(json.dumps(summary))
+    refresh_summary(folder)
 
 
 def write_transformed(root: Path, ts: str, documents: list[dict[str, Any]]) -> None:
@@ -84,6 +86,7 @@ def write_transformed(root: Path, ts: str, documents: list[dict[str, Any]]) -> N
     folder.mkdir(parents=True)
     write_rows(folder / "campaigns.json", [{**doc, "exportTimestamp": ts} for doc in documents])
     (folder / "transformation-summary.json").write_text(json.dumps({"exportTimestamp": ts}))
+    refresh_summary(folder)
 
 
 # ---------------------------------------------------------------------------

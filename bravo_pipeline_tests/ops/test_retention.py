@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.ops import retention
 from bravo_pipeline.ops.retention import (
     Artifact,
     delete_local,
@@ -158,49 +157,31 @@ def test_delete_local_removes_one_export_and_leaves_the_others(layout: ExportsLa
     assert delete_local(layout, TS1) == []
 
 
-def test_crash_during_raw_deletion_leaves_export_listed_and_rerun_finishes(
+def test_a_stage_leaves_the_published_names_before_any_file_is_removed(
     layout: ExportsLayout, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    raw = layout.root / "raw" / TS1
-    real_unlink = retention._unlink
-    calls: list[Path] = []
+    import shutil
 
-    def crash_midway(path: Path) -> None:
-        if path.parent == raw:
-            calls.append(path)
-            if len(calls) == 2:
-                raise OSError("simulated crash")
-        real_unlink(path)
+    seen: list[tuple[str, list[str]]] = []
+    real_rmtree = shutil.rmtree
 
-    monkeypatch.setattr(retention, "_unlink", crash_midway)
+    def crash(path: Path, *args: object, **kwargs: object) -> None:  # the process dies mid-removal
+        seen.append((Path(path).name, layout.timestamps("raw")))
+        raise OSError("simulated crash")
+
+    monkeypatch.setattr(shutil, "rmtree", crash)
     with pytest.raises(OSError, match="simulated crash"):
         delete_local(layout, TS1)
-    assert TS1 in layout.timestamps("raw")  # still listed: cleanup can run again
+    monkeypatch.setattr(shutil, "rmtree", real_rmtree)
+    assert seen and seen[0][0].startswith(f".{TS1}.deleting-")  # renamed first, whole
     assert TS1 not in layout.timestamps("transformed")
-    assert (raw / "export-summary.json").is_file()
-    assert not (layout.root / "logs" / f"pipeline_{TS1}.log").exists()
-
-    monkeypatch.setattr(retention, "_unlink", real_unlink)
+    hidden = [p.name for p in (layout.root / "transformed").iterdir() if p.name.startswith(".")]
+    assert hidden and all(".deleting-" in name for name in hidden)
+    layout.sweep("transformed")
+    assert [p.name for p in (layout.root / "transformed").iterdir()] == [TS2]
     second = delete_local(layout, TS1)
     assert [a.kind for a in second] == ["raw"]
-    assert layout.timestamps("raw") == [TS2]
-    assert not raw.exists()
-
-
-def test_summary_of_raw_is_removed_last(layout: ExportsLayout, monkeypatch: pytest.MonkeyPatch) -> None:
-    order: list[str] = []
-    real_unlink = retention._unlink
-
-    def record(path: Path) -> None:
-        order.append(f"{path.parent.parent.name}/{path.name}")
-        real_unlink(path)
-
-    monkeypatch.setattr(retention, "_unlink", record)
-    delete_local(layout, TS1)
-    raw_order = [name for name in order if name.startswith("raw/")]
-    assert raw_order[-1] == "raw/export-summary.json"
-    transformed_order = [name for name in order if name.startswith("transformed/")]
-    assert transformed_order[0] == "transformed/transformation-summary.json"
+    assert layout.timestamps("raw") == [TS2] and not (layout.root / "raw" / TS1).exists()
 
 
 def test_artifact_is_a_plain_record() -> None:

@@ -31,6 +31,7 @@ from bravo_pipeline.quality.checks import (
 from bravo_pipeline.source.raw_export import export_raw
 from bravo_pipeline.transform.export import transform_export
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS
+from bravo_pipeline_tests.conftest import refresh_summary
 
 TS = "20250622-072114"
 Row = dict[str, Any]
@@ -49,7 +50,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory, demo_uri: str) -> Path:
     raw_dir = layout.publish(staging, "raw", TS, replace=False)
     transformed_dir = root / "transformed" / TS
     transformed_dir.mkdir(parents=True)
-    transform_export({t: raw_dir / f"{t}.json" for t in TRANSFORM_COLUMNS}, transformed_dir, TS)
+    transform_export(raw_dir, transformed_dir, TS)
     return root
 
 
@@ -167,6 +168,7 @@ def test_completeness_requires_every_known_table_in_the_summary(raw_dir: Path) -
     summary = json.loads(summary_path.read_text())
     del summary["tables"]["platform_buy_daily_videos"]
     summary_path.write_text(json.dumps(summary))
+    refresh_summary(raw_dir)  # a summary that lacks a table, though consistent in itself
     outcome = raw_completeness(raw_dir)
     assert_outcome(outcome, False, "ERROR")
     assert outcome.metadata["missing_tables"] == ["platform_buy_daily_videos"]
@@ -349,6 +351,7 @@ def test_an_altered_target_amount_breaks_conservation(raw_dir: Path, transformed
     changed = next(d for d in documents if d["price"]["targetAmount"] is not None)
     changed["price"]["targetAmount"] = str(Decimal(changed["price"]["targetAmount"]) + Decimal("0.01"))
     write_rows(transformed_dir / "campaigns.json", documents)
+    refresh_summary(transformed_dir)  # a transform that got the money wrong, its files consistent
     outcome = transform_conservation(raw_dir, transformed_dir)
     assert_outcome(outcome, False, "ERROR")
     raw_sum = Decimal(str(outcome.metadata["raw_budget_sum"]))
@@ -360,6 +363,7 @@ def test_a_missing_document_breaks_conservation(raw_dir: Path, transformed_dir: 
     documents = read_rows(transformed_dir / "campaigns.json")
     removed = documents.pop(len(documents) // 2)
     write_rows(transformed_dir / "campaigns.json", documents)
+    refresh_summary(transformed_dir)
     outcome = transform_conservation(raw_dir, transformed_dir)
     assert_outcome(outcome, False, "ERROR")
     assert outcome.metadata["missing_document_ids"] == [removed["_id"]]
@@ -371,6 +375,7 @@ def test_an_uncounted_orphan_breaks_conservation(raw_dir: Path, transformed_dir:
     summary = json.loads(summary_path.read_text())
     summary["orphans"]["strategiesWithoutCampaign"]["count"] -= 1
     summary_path.write_text(json.dumps(summary))
+    refresh_summary(transformed_dir)
     outcome = transform_conservation(raw_dir, transformed_dir)
     assert_outcome(outcome, False, "ERROR")
     assert "strategies" in outcome.description

@@ -57,4 +57,4 @@ def test_partition_metadata_and_check_results(webserver: dict) -> None:
     assert execution["status"] == "SUCCEEDED"
     summary_checks = _node(webserver["url"], "raw", "export_summary")["assetNodeOrError"]["assetChecksOrError"]
     names = {c["name"] for c in summary_checks["checks"]}
-    assert names == {"raw_completeness", "referential_integrity", "schema_drift"}
+    assert names == {"raw_completeness", "referential_integrity", "schema_drift", "export_verified"}
