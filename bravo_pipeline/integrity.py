@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -220,6 +222,34 @@ def expected_digest(contents: Manifest, filename: str, label: str) -> FileDigest
     return contents.files[filename]
 
 
+class BackgroundHasher:
+    """sha256 of blocks handed over as they are read, computed on another thread.
+
+    hashlib releases the GIL for large blocks, so the reader parses on one core
+    while the digest is computed on the other: verification costs no wall time.
+    """
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self.size = 0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._blocks.get()) is not None:
+            self._sha.update(block)
+
+    def update(self, block: bytes) -> None:
+        self.size += len(block)
+        self._blocks.put(block)
+
+    def hexdigest(self) -> str:
+        self._blocks.put(None)
+        self._thread.join()
+        return self._sha.hexdigest()
+
+
 def verified_lines(path: Path, expected: FileDigest | None, label: str | None = None) -> Iterator[bytes]:
     """The lines of a file, hashed as they are read; IntegrityError after the last one if it differs."""
     label = label or str(path)
@@ -227,14 +257,21 @@ def verified_lines(path: Path, expected: FileDigest | None, label: str | None = 
         if expected is None:
             yield from handle
             return
-        sha, size = hashlib.sha256(), 0
-        for line in handle:
-            sha.update(line)
-            size += len(line)
-            yield line
-    digest = sha.hexdigest()
-    if size != expected.size or digest != expected.sha256:
-        raise mismatch(label, expected, size, digest)
+        hasher = BackgroundHasher()
+        try:
+            rest = b""
+            while block := handle.read(READ_BLOCK):
+                hasher.update(block)
+                lines = (rest + block).split(b"\n")
+                rest = lines.pop()
+                for line in lines:
+                    yield line + b"\n"
+            if rest:
+                yield rest
+        finally:
+            digest = hasher.hexdigest()  # also stops the hashing thread when the reader gives up early
+    if hasher.size != expected.size or digest != expected.sha256:
+        raise mismatch(label, expected, hasher.size, digest)
 
 
 def verified_bytes(path: Path, expected: FileDigest | None, label: str | None = None) -> bytes:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from bravo_pipeline.durable import fsync_tree, rename_durably
+from bravo_pipeline.durable import EarlyWriteback, fsync_tree, rename_durably
 from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.integrity import (
     MAX_SUMMARY_BYTES,
@@ -194,8 +194,10 @@ def _copy_member(tar: tarfile.TarFile, member: tarfile.TarInfo, destination: Pat
         raise _refuse(tarball, member.name, "no data")
     with source, destination.open("wb") as handle:
         out = HashingWriter(handle)
+        writeback = EarlyWriteback(handle)
         while block := source.read(COPY_BUFFER):
             out.write(block)
+            writeback.wrote(out.size)
     if expected.size >= 0 and (out.size != expected.size or out.hexdigest() != expected.sha256):
         raise mismatch(f"{tarball.name}: member {member.name}", expected, out.size, out.hexdigest())
 

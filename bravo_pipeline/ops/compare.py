@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from bravo_pipeline.integrity import FileDigest, IntegrityError, Manifest, load_manifest, mismatch, verified_bytes
+from bravo_pipeline.integrity import FileDigest, IntegrityError, Manifest, load_manifest, verified_bytes, verified_lines
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.names import CAMPAIGNS_FILE as TRANSFORMED_FILE
 from bravo_pipeline.names import SCHEMA_FILE, UnsafeNameError, table_filename
@@ -117,32 +117,30 @@ def export_tables(layout: ExportsLayout, ts: str) -> dict[str, TableSpec]:
 # ---------------------------------------------------------------------------
 
 
-def _row_lines(
-    handle: IO[bytes] | None, path: Path | None, digest: FileDigest | None = None
-) -> Iterator[tuple[int, bytes]]:
+def _row_lines(path: Path | None, digest: FileDigest | None = None) -> Iterator[tuple[int, bytes]]:
     """(byte offset, row text without the trailing comma) of every row line of a file.
 
-    With `digest`, the file is hashed on the way and checked once the last line is read.
+    With `digest`, the file is checked against it as it streams (after the last line).
     """
-    if handle is None:
+    if path is None:
         return
     offset = 0
-    sha = hashlib.sha256()
-    for line in handle:
-        start = offset
-        offset += len(line)
-        if digest is not None:
-            sha.update(line)
-        body = line.rstrip()
-        if body.endswith(b","):
-            body = body[:-1]
-        if body in _SKIPPED_LINES:
-            continue
-        if not body.startswith(b"{"):
-            raise CompareError(f"{path}: line at byte {start} is not one row object")
-        yield start, body
-    if digest is not None and (offset != digest.size or sha.hexdigest() != digest.sha256):
-        raise CompareError(str(mismatch(str(path), digest, offset, sha.hexdigest())))
+    try:
+        for line in verified_lines(path, digest):
+            start = offset
+            offset += len(line)
+            body = line.rstrip()
+            if body.endswith(b","):
+                body = body[:-1]
+            if body in _SKIPPED_LINES:
+                continue
+            if not body.startswith(b"{"):
+                raise CompareError(f"{path}: line at byte {start} is not one row object")
+            yield start, body
+    except IntegrityError as error:
+        raise CompareError(str(error)) from None
+    except OSError as error:
+        raise CompareError(f"cannot read {path}: {error}") from None
 
 
 def _parse(body: bytes, path: Path | None) -> dict[str, Any]:
@@ -392,13 +390,11 @@ def _changed_fields(
     return changed
 
 
-def _index_keyed(
-    handle: IO[bytes] | None, path: Path | None, rule: RowRule, digest: FileDigest | None
-) -> dict[Any, bytes]:
+def _index_keyed(path: Path | None, rule: RowRule, digest: FileDigest | None) -> dict[Any, bytes]:
     """key → row digest + byte offset of the row's line."""
     index: dict[Any, bytes] = {}
     prefix = _key_prefix(rule)
-    for offset, body in _row_lines(handle, path, digest):
+    for offset, body in _row_lines(path, digest):
         key, row = _keyed_row(body, path, rule, prefix)
         if key in index:
             raise CompareError(f"{path}: primary key {key_label(key)} appears twice")
@@ -410,10 +406,10 @@ def _diff_keyed(old: Path | None, new: Path | None, rule: RowRule, digests: Dige
     diff = RowDiff()
     added, changed, removed = (_Smallest(_key_order) for _ in range(3))
     prefix = _key_prefix(rule)
-    with _open(old) as old_handle, _open(new) as new_handle:
-        index = _index_keyed(old_handle, old, rule, digests[0])
+    with _open(old) as old_handle:
+        index = _index_keyed(old, rule, digests[0])
         diff.count_v1 = len(index)
-        for _, body in _row_lines(new_handle, new, digests[1]):
+        for _, body in _row_lines(new, digests[1]):
             diff.count_v2 += 1
             key, row = _keyed_row(body, new, rule, prefix)
             entry = index.pop(key, None)
@@ -454,13 +450,13 @@ def _diff_multiset(old: Path | None, new: Path | None, rule: RowRule, digests: D
     remaining: Counter[bytes] = Counter()
     first_offset: dict[bytes, int] = {}
     added, removed = _Smallest(str), _Smallest(str)
-    with _open(old) as old_handle, _open(new) as new_handle:
-        for offset, body in _row_lines(old_handle, old, digests[0]):
+    with _open(old) as old_handle:
+        for offset, body in _row_lines(old, digests[0]):
             diff.count_v1 += 1
             digest, _ = _row_identity(_parse(body, old), rule)
             remaining[digest] += 1
             first_offset.setdefault(digest, offset)
-        for _, body in _row_lines(new_handle, new, digests[1]):
+        for _, body in _row_lines(new, digests[1]):
             diff.count_v2 += 1
             digest, compared = _row_identity(_parse(body, new), rule)
             if remaining[digest] > 0:

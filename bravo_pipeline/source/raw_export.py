@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from bravo_pipeline.durable import EarlyWriteback
 from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.integrity import seal
 from bravo_pipeline.names import EXPORT_SUMMARY_FILE, SCHEMA_FILE, printable, table_filename
@@ -60,6 +61,7 @@ def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) 
     rows = 0
     with path.open("wb") as handle:
         out = HashingWriter(handle)
+        writeback = EarlyWriteback(handle)
         pending: list[bytes] = []
         pending_bytes = 0
 
@@ -71,6 +73,7 @@ def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) 
             rows_before = rows
             rows += block.count(b"\n")
             out.write((b",\n" if rows_before else b"[\n") + block[:-1].replace(b"\n", b",\n"))
+            writeback.wrote(out.size)
 
         with cursor.copy(copy_json_rows(schema, table)) as copy:
             for chunk in copy:
@@ -81,6 +84,7 @@ def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) 
         if pending:
             flush()
         out.write(b"\n]\n" if rows else b"[]\n")
+        writeback.finish()  # on disk before the folder is published (on this worker's thread)
     reported = cursor.rowcount
     if reported != rows:
         raise SourceError(
