@@ -21,7 +21,7 @@ from dagster import (
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.ops.cleanup import Stores, find_cleanup, run_cleanup
 from bravo_pipeline.ops.retention import parse_duration
-from bravo_pipeline.partitions import EXPORT_PARTITIONS_NAME, export_partitions
+from bravo_pipeline.partitions import InstancePartitionKeys, export_partitions
 from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource
 from bravo_pipeline.timestamps import new_timestamp
 
@@ -77,10 +77,10 @@ def cleanup_exports(
     stores = stores_for(archive, mongodb, source, s3=config.s3, databases=config.databases)
     report = find_cleanup(layout, now=datetime.now(UTC), older_than=parse_duration(config.older_than),
                           keep=config.keep, stores=stores)
-    instance = context.instance
-    run_cleanup(layout, report, stores,
-                lambda ts: instance.delete_dynamic_partition(EXPORT_PARTITIONS_NAME, ts))
+    run_cleanup(layout, report, stores, InstancePartitionKeys(context.instance, besides=context.run_id))
     context.log.info(f"deleted {len(report.deleted)} exports: {', '.join(report.deleted) or 'none'}")
+    for ts, reason in report.skipped.items():
+        context.log.info(f"skipped {ts}: {reason}")
     if report.failures:
         raise RuntimeError("cleanup could not reach every store: " + "; ".join(report.failures))
 

@@ -119,7 +119,7 @@ class PostgresClaims:
     def try_acquire(self, name: str, holder: str) -> object | None:
         from bravo_pipeline.source.connection import connect
 
-        label = (self.APPLICATION_PREFIX + f"{name}: {holder}")[:63]
+        label = (self.APPLICATION_PREFIX + holder)[:63]  # PostgreSQL keeps 63 bytes of it
         conn = connect(self.uri, application_name=label, autocommit=True)
         if conn.execute("SELECT pg_try_advisory_lock(%s)", [self._key(name)]).fetchone()[0]:
             return conn
@@ -141,7 +141,8 @@ class PostgresClaims:
                 [key],
             ).fetchone()
         label = row[0] if row else ""
-        return label.split(": ", 1)[1] if ": " in label else "another writer"
+        return label.removeprefix(self.APPLICATION_PREFIX) if label.startswith(self.APPLICATION_PREFIX) \
+            else "another writer"
 
 
 _held: dict[str, int] = {}

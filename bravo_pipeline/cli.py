@@ -107,8 +107,10 @@ def _export_plan(args: argparse.Namespace, settings: Settings) -> tuple[str, str
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.claims import ClaimBusy, claim, export_claim
     from bravo_pipeline.definitions import DUMP_EXPORT_JOB, EXPORT_JOB, export_selection
-    from bravo_pipeline.runner import instance, run_job
+    from bravo_pipeline.partitions import discard_if_unexported, runs_in_flight
+    from bravo_pipeline.runner import instance, mark_dead_runs, run_job
 
     ts = validate_timestamp(args.timestamp) if args.timestamp is not None else new_timestamp()
     layout = ExportsLayout(settings.exports_dir)
@@ -118,25 +120,27 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         op_config.update(_version_config(args))
     if args.upload and not settings.s3_bucket:
         raise CommandError("--upload needs BRAVO_S3_BUCKET (the bucket to archive to)")
-    _say(f"export {ts} from {described}")
+    job = DUMP_EXPORT_JOB if kind == "dump" else EXPORT_JOB
     with instance() as dagster_instance:
-        outcome = run_job(
-            dagster_instance,
-            DUMP_EXPORT_JOB if kind == "dump" else EXPORT_JOB,
-            ts,
-            asset_selection=export_selection(
-                dump=kind == "dump", mongodb=not args.no_mongo, upload=args.upload
-            ),
-            op_config=op_config,
-            log_file=layout.log_path(ts),
-            emit=_progress,
-        )
+        mark_dead_runs(dagster_instance)
+        try:  # held for the whole run (which runs in this process): a second export of ts is refused
+            with claim(export_claim(ts), f"export {ts}", wait=False):
+                running = runs_in_flight(dagster_instance, ts, job_names=[EXPORT_JOB, DUMP_EXPORT_JOB])
+                if running:
+                    raise CommandError(f"export {ts} is already running (run {running[0]})")
+                layout.check_absent("raw", ts)
+                _say(f"export {ts} from {described}")
+                outcome = run_job(
+                    dagster_instance, job, ts,
+                    asset_selection=export_selection(dump=kind == "dump", mongodb=not args.no_mongo,
+                                                     upload=args.upload),
+                    op_config=op_config, log_file=layout.log_path(ts), emit=_progress,
+                )
+        except ClaimBusy as busy:
+            raise CommandError(f"export {ts} is already running: {busy}") from None
         _print_checks(outcome.checks)
         if not outcome.success:
-            if not layout.is_complete("raw", ts):
-                from bravo_pipeline.partitions import EXPORT_PARTITIONS_NAME
-
-                dagster_instance.delete_dynamic_partition(EXPORT_PARTITIONS_NAME, ts)
+            discard_if_unexported(dagster_instance, ts, layout.is_complete("raw", ts), run_id=None)
             raise CommandError(f"export {ts} failed: {outcome.reason} (run {outcome.run_id})")
     summary = json.loads(layout.summary_path("raw", ts).read_text())
     transformed = json.loads(layout.summary_path("transformed", ts).read_text())
@@ -242,9 +246,16 @@ def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.runner import instance
+    from bravo_pipeline.claims import claim, export_claim
 
     ts = validate_timestamp(args.timestamp)
+    with claim(export_claim(ts), f"restore {ts}", say=lambda line: _say(f"  {line}")):
+        return _restore(args, settings, ts)
+
+
+def _restore(args: argparse.Namespace, settings: Settings, ts: str) -> int:
+    from bravo_pipeline.runner import instance
+
     layout = ExportsLayout(settings.exports_dir)
     if args.from_s3:
         from bravo_pipeline.archive.s3 import download_export
@@ -318,8 +329,8 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.definitions import build_resources
     from bravo_pipeline.ops.cleanup import find_cleanup, run_cleanup
     from bravo_pipeline.ops.retention import parse_duration
-    from bravo_pipeline.partitions import EXPORT_PARTITIONS_NAME
-    from bravo_pipeline.runner import instance
+    from bravo_pipeline.partitions import InstancePartitionKeys
+    from bravo_pipeline.runner import instance, mark_dead_runs
 
     older_than = parse_duration(args.older_than)
     if args.s3 and not settings.s3_bucket:
@@ -342,13 +353,15 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
         print(f"bravo-pipeline: warning: {warning}", file=sys.stderr)
     if not args.dry_run:
         with instance() as dagster_instance:
-            def remove_partition(ts: str) -> None:
-                if dagster_instance.has_dynamic_partition(EXPORT_PARTITIONS_NAME, ts):
-                    dagster_instance.delete_dynamic_partition(EXPORT_PARTITIONS_NAME, ts)
-
-            run_cleanup(layout, report, stores, remove_partition)
+            for run_id in mark_dead_runs(dagster_instance):
+                _say(f"marked run {run_id} failed: its process died")
+            run_cleanup(layout, report, stores, InstancePartitionKeys(dagster_instance))
+        for ts, reason in report.skipped.items():
+            _say(f"skip   {ts}  ({reason})")
         if report.plan.delete:
             _say(f"deleted {len(report.deleted)} export(s)")
+        for ts in report.removed_keys:
+            _say(f"removed partition key {ts} (no export, no run in flight)")
         for leftover in report.swept:
             _say(f"removed leftover {leftover}")
     if not report.plan.delete:

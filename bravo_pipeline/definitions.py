@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dagster import AssetKey, AssetSelection, Definitions, EnvVar, define_asset_job, map_asset_specs
+from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, EnvVar, define_asset_job, map_asset_specs
 
 from bravo_pipeline.assets.archive import archive_s3
 from bravo_pipeline.assets.mongodb import mongodb_current, mongodb_version
@@ -17,7 +17,7 @@ from bravo_pipeline.automation import cleanup_job, daily_cleanup_schedule, sched
 from bravo_pipeline.checks import ALL_CHECKS, ON_DEMAND_CHECKS
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource
+from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource, TimestampClaim
 from bravo_pipeline.settings import Settings
 
 EXPORT_JOB = "export_job"
@@ -53,6 +53,7 @@ def build_resources(settings: Settings, *, secrets_from_env_vars: bool = True) -
     )
     return {
         "archive": archive,
+        "timestamp_claim": TimestampClaim(),
         "source": postgres_source(settings, secrets_from_env_vars=secrets_from_env_vars),
         "exports_io_manager": ExportsIOManager(
             exports_dir=str(settings.exports_dir), archive=archive, shared_root=settings.shared_root
@@ -111,6 +112,13 @@ def export_selection(*, dump: bool = False, raw: bool = True, mongodb: bool = Tr
     if upload:
         keys = [*keys, *archive_s3.keys]
     return keys
+
+
+def checks_in_runs(asset_keys: list[AssetKey]) -> set[AssetCheckKey]:
+    """The checks a run of these assets executes: every check on them but the on-demand ones."""
+    on_demand = {key for check in ON_DEMAND_CHECKS for key in check.check_keys}
+    return {key for check in ALL_CHECKS for key in check.check_keys
+            if key.asset_key in asset_keys and key not in on_demand}
 
 
 OWNERS = ["team:data-engineering"]

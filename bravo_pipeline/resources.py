@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
 
+from bravo_pipeline import claims
 from bravo_pipeline.archive.s3 import (
     ArchiveError,
     S3Location,
@@ -18,6 +20,7 @@ from bravo_pipeline.archive.s3 import (
 )
 from bravo_pipeline.layout import ExportsLayout, Stage
 from bravo_pipeline.mongo.store import DocumentStore, opened_store
+from bravo_pipeline.partitions import PARTITION_TAG, discard_invalid_key
 from bravo_pipeline.settings import (
     DEFAULT_DATABASE,
     DEFAULT_MONGODB_DATABASE,
@@ -75,6 +78,32 @@ class PostgresSource(ConfigurableResource):
         if not found:
             raise SourceError(f"database {database} does not exist on {redact_uri(admin_uri)}: {hint}")
         return with_database(admin_uri, database)
+
+
+class TimestampClaim(ConfigurableResource):
+    """A partitioned run holds its export timestamp for as long as it runs: one writer per timestamp.
+
+    Acquired when the run's resources are set up (before any step writes), released
+    when they are torn down, or by the operating system or database if the
+    process dies (bravo_pipeline.claims, configured from the settings: no URI in
+    resource config). A second run of the same timestamp waits, and says so in its log.
+    """
+
+    _stack: ExitStack = PrivateAttr(default_factory=ExitStack)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        run = context.dagster_run
+        ts = (run.tags or {}).get(PARTITION_TAG) if run is not None else None
+        if not ts or run is None:
+            return
+        discard_invalid_key(context.instance, ts)
+        self._stack.enter_context(claims.claim(
+            claims.export_claim(ts), f"run {run.run_id[:8]} of {run.job_name}",
+            say=lambda line: context.log.info(line) if context.log else None,
+        ))
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        self._stack.close()
 
 
 class MongoResource(ConfigurableResource):

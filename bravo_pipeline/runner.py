@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,11 +35,43 @@ def dagster_home() -> Path:
     return home
 
 
+HOST_TAG, PID_TAG = "bravo/host", "bravo/pid"
+
+
 @contextmanager
 def instance() -> Iterator[DagsterInstance]:
     dagster_home()
     with DagsterInstance.get() as found:
         yield found
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_dead_runs(dagster_instance: DagsterInstance) -> list[str]:
+    """Mark failed the runs of this host whose process died (run monitoring does it where a daemon runs)."""
+    from dagster import RunsFilter
+
+    from bravo_pipeline.partitions import IN_FLIGHT
+
+    host = socket.gethostname()
+    marked = []
+    for run in dagster_instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT, tags={HOST_TAG: host})):
+        pid = (run.tags or {}).get(PID_TAG, "")
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            dagster_instance.report_run_failed(run, f"its process (pid {pid} on {host}) died")
+            if dagster_instance.event_log_storage.supports_global_concurrency_limits:
+                # what the daemon's run monitoring does for finished runs: give back their pool slots
+                dagster_instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            marked.append(run.run_id)
+    return marked
 
 
 @dataclass(frozen=True)
@@ -157,21 +190,26 @@ def run_job(
     emit: Callable[[str], None] = print,
 ) -> RunOutcome:
     """Execute a job of the project's definitions for partition `ts` (None: unpartitioned)."""
-    from bravo_pipeline.definitions import build_definitions
+    from bravo_pipeline.definitions import build_definitions, checks_in_runs
 
+    mark_dead_runs(dagster_instance)
     if ts is not None:
         register_partition(dagster_instance, ts)
     job = build_definitions(Settings.from_env()).resolve_job_def(job_name)
+    if asset_selection is not None:
+        job = job.get_subset(asset_selection=set(asset_selection),
+                             asset_check_selection=checks_in_runs(list(asset_selection)))
     run_config: dict[str, object] = dict(QUIET_CONSOLE)
     if op_config:
         run_config["ops"] = {op: {"config": dict(config)} for op, config in op_config.items()}
+    tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
     with tail(log_file, emit) if log_file else _nothing():
         result = job.execute_in_process(
             run_config=run_config,
             instance=dagster_instance,
             partition_key=ts,
             raise_on_error=False,
-            asset_selection=asset_selection,
+            tags=tags,
         )
     return RunOutcome(result.run_id, result.success, first_failure(result), check_lines(result))
 

@@ -66,6 +66,17 @@ def _mongodb_uri(name: str) -> str | None:
     return uri
 
 
+def _instance_postgres_uri() -> str | None:
+    """The database of a Dagster instance on PostgreSQL storage (deploy/dagster.yaml's DAGSTER_PG_*)."""
+    host = _env("DAGSTER_PG_HOST")
+    if host is None:
+        return None
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(host=host, port=_env("DAGSTER_PG_PORT") or "5432", dbname=_env("DAGSTER_PG_DB") or "dagster",
+                         user=_env("DAGSTER_PG_USERNAME") or "dagster", password=_env("DAGSTER_PG_PASSWORD") or "")
+
+
 def _workers(name: str) -> int:
     text = _env(name) or "2"
     if not text.isdigit() or not 1 <= int(text) <= 64:
@@ -87,6 +98,7 @@ class Settings:
     s3_endpoint_url: str | None
     export_workers: int
     shared_root: str | None
+    claims_uri: str | None  # None: claims are file locks under the exports root (one host)
 
     @property
     def mongodb_embedded_path(self) -> Path:
@@ -109,4 +121,5 @@ class Settings:
             s3_endpoint_url=_env("BRAVO_S3_ENDPOINT_URL"),
             export_workers=_workers("BRAVO_EXPORT_WORKERS"),
             shared_root=_env("BRAVO_SHARED_ROOT"),
+            claims_uri=_postgres_uri("BRAVO_CLAIMS_URI") or _instance_postgres_uri(),
         )

@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 DEFAULT_PORT = "5432"
 SECRET_ENV_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DAGSTER_PG_PASSWORD")
-URI_ENV_VARIABLES = ("BRAVO_SOURCE_URI", "BRAVO_POSTGRES_URI", "BRAVO_MONGODB_URI")
+URI_ENV_VARIABLES = ("BRAVO_SOURCE_URI", "BRAVO_POSTGRES_URI", "BRAVO_MONGODB_URI", "BRAVO_CLAIMS_URI")
 _MIN_SCRUBBED = 4  # shorter "secrets" would turn every message into asterisks
 
 # libpq parameter → the environment variable libpq reads it from (see "Environment Variables" in libpq)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -56,15 +58,17 @@ def demo_uri(admin_uri: str) -> str:
 
 
 @pytest.fixture
-def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_uri: str) -> dict[str, str]:
-    """Environment of a user exporting the demo database as a live source into tmp_path."""
-    import os
+def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_uri: str, admin_uri: str) -> dict[str, str]:
+    """Environment of a user exporting the demo database as a live source into tmp_path.
 
+    Dumps are restored on the session's server (BRAVO_POSTGRES_URI), so no test starts a server of its own.
+    """
     env = {
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "BRAVO_EXPORTS_DIR": str(tmp_path / "exports"),
         "BRAVO_STATE_DIR": str(tmp_path / "state"),
         "BRAVO_SOURCE_URI": demo_uri,
+        "BRAVO_POSTGRES_URI": admin_uri,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -174,3 +178,31 @@ def refresh_summary(stage_dir: Path, ts: str | None = None) -> None:
     else:
         summary.update(digest(stage_dir / "campaigns.json"))
     path.write_text(json.dumps(seal(summary), indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# Two complete exports, made once per module through the CLI, copied for each test
+# ---------------------------------------------------------------------------
+
+TS1, TS2 = "20250622-072114", "20250623-072114"
+
+
+@pytest.fixture(scope="module")
+def two_exports(tmp_path_factory: pytest.TempPathFactory, demo_uri: str) -> Path:
+    """Two complete exports (raw, transformed, MongoDB versions), made once through the CLI."""
+    root = tmp_path_factory.mktemp("integrity")
+    env = {**os.environ, "DAGSTER_HOME": str(root / "dagster_home"), "BRAVO_EXPORTS_DIR": str(root / "exports"),
+           "BRAVO_STATE_DIR": str(root / "state"), "BRAVO_SOURCE_URI": demo_uri}
+    for ts in (TS1, TS2):
+        done = run_cli(env, "export", "--timestamp", ts)
+        assert done.returncode == 0, done.stderr
+    return root
+
+
+@pytest.fixture
+def env(two_exports: Path, tmp_path: Path, demo_uri: str, pipeline_env: dict[str, str]) -> dict[str, str]:
+    """A private copy of the two exports and their state, for one test to break."""
+    for name in ("exports", "state", "dagster_home"):
+        shutil.copytree(two_exports / name, tmp_path / name, dirs_exist_ok=True)
+    return {**pipeline_env, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            "BRAVO_EXPORTS_DIR": str(tmp_path / "exports"), "BRAVO_STATE_DIR": str(tmp_path / "state")}

@@ -6,7 +6,6 @@ A process is killed (SIGKILL) at named points with BRAVO_TEST_KILL_AT (bravo_pip
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import socket
 import subprocess
@@ -26,33 +25,9 @@ from bravo_pipeline.mongo.versions import COLLECTION, STAGING_PREFIX, catalog
 from bravo_pipeline.mongo.view import observe
 from bravo_pipeline.uris import with_database
 from bravo_pipeline_tests.archive.conftest import write_transformed
-from bravo_pipeline_tests.conftest import AWS_ENV, one_line_error, run_cli
+from bravo_pipeline_tests.conftest import AWS_ENV, TS1, TS2, one_line_error, run_cli
 
-TS1, TS2 = "20250622-072114", "20250623-072114"
 POINTS = ("staged", "pending", "renamed", "committed")
-
-
-@pytest.fixture(scope="module")
-def two_exports(tmp_path_factory: pytest.TempPathFactory, demo_uri: str) -> Path:
-    """Two complete exports (raw, transformed, MongoDB versions), made once through the CLI."""
-    import os
-
-    root = tmp_path_factory.mktemp("integrity")
-    env = {**os.environ, "DAGSTER_HOME": str(root / "dagster_home"), "BRAVO_EXPORTS_DIR": str(root / "exports"),
-           "BRAVO_STATE_DIR": str(root / "state"), "BRAVO_SOURCE_URI": demo_uri}
-    for ts in (TS1, TS2):
-        done = run_cli(env, "export", "--timestamp", ts)
-        assert done.returncode == 0, done.stderr
-    return root
-
-
-@pytest.fixture
-def env(two_exports: Path, tmp_path: Path, demo_uri: str, pipeline_env: dict[str, str]) -> dict[str, str]:
-    """A private copy of the two exports and their state, for one test to break."""
-    for name in ("exports", "state", "dagster_home"):
-        shutil.copytree(two_exports / name, tmp_path / name, dirs_exist_ok=True)
-    return {**pipeline_env, "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-            "BRAVO_EXPORTS_DIR": str(tmp_path / "exports"), "BRAVO_STATE_DIR": str(tmp_path / "state")}
 
 
 def _store(env: dict[str, str]) -> Any:

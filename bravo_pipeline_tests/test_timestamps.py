@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 import pytest
 from dagster import DagsterInstance
 
-from bravo_pipeline.partitions import register_partition, registered_partitions
+from bravo_pipeline.partitions import EXPORT_PARTITIONS_NAME, register_partition
 from bravo_pipeline.timestamps import (
     InvalidTimestampError,
     new_timestamp,
@@ -43,4 +43,4 @@ def test_register_partition_validates_before_adding() -> None:
             register_partition(instance, "../x")
         register_partition(instance, "20250622-072114")
         register_partition(instance, "20250622-072114")
-        assert registered_partitions(instance) == ["20250622-072114"]
+        assert instance.get_dynamic_partitions(EXPORT_PARTITIONS_NAME) == ["20250622-072114"]

@@ -8,7 +8,7 @@ from bravo_pipeline.assets.raw import SUMMARY_KEY
 from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import ArchiveResource
+from bravo_pipeline.resources import ArchiveResource, TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
 
 ARCHIVE_KEY = AssetKey(["archive", "s3"])
@@ -34,6 +34,7 @@ def archive_s3(
     context: AssetExecutionContext,
     archive: ArchiveResource,
     exports_io_manager: ResourceParam[ExportsIOManager],
+    timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
 ) -> Iterator[Output[None]]:
     ts = validate_timestamp(context.partition_key)
     if not archive.enabled:

@@ -15,18 +15,20 @@ from dagster import (
 
 from bravo_pipeline.assets.raw import SUMMARY_KEY
 from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
+from bravo_pipeline.claims import claim, export_claim
 from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.io_managers import ExportsIOManager, StageFile
 from bravo_pipeline.mongo.registry import Registry, RegistryError, registry_entry
 from bravo_pipeline.mongo.store import StoreError
 from bravo_pipeline.mongo.versions import catalog, load_version, promote_version
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import MongoResource
+from bravo_pipeline.resources import MongoResource, TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
 
 VERSION_KEY = AssetKey(["mongodb", "version"])
 CURRENT_KEY = AssetKey(["mongodb", "current"])
 CODE_VERSION = "mongodb-1"
+PROMOTION_POOL = "mongodb_current"
 
 
 class VersionConfig(Config):
@@ -73,6 +75,7 @@ def mongodb_version(
     config: VersionConfig,
     mongodb: MongoResource,
     exports_io_manager: ResourceParam[ExportsIOManager],
+    timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp (so per mediatool_<ts>)
     campaigns: StageFile,
     raw_summary: StageFile,
 ) -> MaterializeResult:
@@ -104,6 +107,7 @@ def mongodb_version(
 @asset(
     key=CURRENT_KEY,
     deps=[VERSION_KEY],
+    pool=PROMOTION_POOL,  # Dagster's concurrency pool, limit 1 (dagster.yaml): one promotion at a time
     group_name="mongodb",
     kinds={"mongodb"},
     code_version=CODE_VERSION,
@@ -128,7 +132,8 @@ def mongodb_current(
         if not ts:
             raise StoreError("no MongoDB version has been loaded yet: run an export first")
         ts = validate_timestamp(ts)
-        result = promote_version(store, ts, mongodb.current_database)
+        with claim(export_claim(ts), f"promotion of {ts} (run {context.run_id[:8]})", say=context.log.info):
+            result = promote_version(store, ts, mongodb.current_database)
     _log(context, registry, registry_entry(
         ts, "promoted", database=result.database, collections=result.collections,
         source_postgres_db=None, purpose=config.purpose, notes=config.notes, load_id=result.state.load_id,

@@ -16,10 +16,11 @@ from dagster import (
 
 from bravo_pipeline.assets.metadata import preview_rows, table_column_schema
 from bravo_pipeline.assets.source import SOURCE_DB_KEY
+from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder
 from bravo_pipeline.names import printable
-from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import PostgresSource
+from bravo_pipeline.partitions import discard_if_unexported, export_partitions
+from bravo_pipeline.resources import PostgresSource, TimestampClaim
 from bravo_pipeline.source.dump_restore import restored_dump_label
 from bravo_pipeline.source.raw_export import TableFile, export_raw
 from bravo_pipeline.source.tables import KNOWN_TABLES
@@ -76,14 +77,20 @@ def raw_export(
     config: RawExportConfig,
     source: PostgresSource,
     exports_io_manager: ResourceParam[ExportsIOManager],
+    timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
 ) -> Iterator[Output]:
     ts = validate_timestamp(context.partition_key)
-    exports_io_manager.layout.check_absent("raw", ts)
-    kind = config.source or source.default_kind()
-    if kind not in ("demo", "live", "dump"):
-        raise ValueError(f"unknown source {kind!r}: use demo, live or dump")
-    uri = source.export_uri(kind, ts)
-    dump = restored_dump_label(uri) if kind == "dump" else None
+    layout = exports_io_manager.layout
+    try:
+        layout.check_absent("raw", ts)
+        kind = config.source or source.default_kind()
+        if kind not in ("demo", "live", "dump"):
+            raise ValueError(f"unknown source {kind!r}: use demo, live or dump")
+        uri = source.export_uri(kind, ts)
+        dump = restored_dump_label(uri) if kind == "dump" else None
+    except BaseException:
+        discard_if_unexported(context.instance, ts, layout.is_complete("raw", ts), run_id=context.run_id)
+        raise
     staging = exports_io_manager.begin("raw", ts)
     done: list[TableFile] = []
 
@@ -106,8 +113,10 @@ def raw_export(
         )
     except BaseException:
         exports_io_manager.abandon(staging)
+        discard_if_unexported(context.instance, ts, layout.is_complete("raw", ts), run_id=context.run_id)
         raise
-    target = exports_io_manager.layout.stage_dir("raw", ts)
+    checkpoint("raw:exported")
+    target = layout.stage_dir("raw", ts)
     summary = result.summary
     yield Output(
         StagedFolder(staging, "raw", ts, replace=False),

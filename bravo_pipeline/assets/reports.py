@@ -16,6 +16,7 @@ from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.ops.compare import compare_exports, default_report_path, render, write_report
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.quality.checks import previous_export
+from bravo_pipeline.resources import TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
 
 CHANGES_KEY = AssetKey(["reports", "changes"])
@@ -46,7 +47,9 @@ def _changes_table(details: dict) -> str:
     ),
 )
 def changes_report(
-    context: AssetExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+    context: AssetExecutionContext,
+    exports_io_manager: ResourceParam[ExportsIOManager],
+    timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
 ) -> MaterializeResult:
     ts = validate_timestamp(context.partition_key)
     layout = exports_io_manager.layout

@@ -14,7 +14,7 @@ from dagster import (
 
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import ArchiveResource, PostgresSource
+from bravo_pipeline.resources import ArchiveResource, PostgresSource, TimestampClaim
 from bravo_pipeline.source.dump_restore import (
     dump_database_name,
     remove_dump,
@@ -50,6 +50,7 @@ def source_database(
     source: PostgresSource,
     archive: ArchiveResource,
     exports_io_manager: ResourceParam[ExportsIOManager],
+    timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
 ) -> MaterializeResult:
     ts = validate_timestamp(context.partition_key)
     temp_dir = exports_io_manager.layout.temp_dir

@@ -3,9 +3,11 @@
 from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, ResourceParam, asset
 
 from bravo_pipeline.assets.raw import SUMMARY_KEY, raw_table_key
+from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder, StageFile
 from bravo_pipeline.names import CAMPAIGNS_FILE
 from bravo_pipeline.partitions import export_partitions
+from bravo_pipeline.resources import TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
 from bravo_pipeline.transform.export import preview_documents, transform_export
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS
@@ -34,6 +36,7 @@ CODE_VERSION = "transformed-1"
 def transformed_campaigns(
     context: AssetExecutionContext,
     exports_io_manager: ResourceParam[ExportsIOManager],
+    timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
     raw_summary: StageFile,
     **raw_tables: StageFile,
 ) -> Output[StagedFolder]:
@@ -41,6 +44,7 @@ def transformed_campaigns(
     staging = exports_io_manager.begin("transformed", ts)
     try:
         summary = transform_export(raw_summary.path.parent, staging, ts)
+        checkpoint("transform:written")
         preview = preview_documents(staging / CAMPAIGNS_FILE)
     except BaseException:
         exports_io_manager.abandon(staging)

@@ -8,11 +8,11 @@ A store that cannot be reached is reported and skipped; the rest is cleaned.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from bravo_pipeline.claims import ClaimBusy, claim, export_claim
 from bravo_pipeline.layout import ExportsLayout, sweep_hidden
 from bravo_pipeline.mongo.registry import Registry, registry_entry
 from bravo_pipeline.mongo.versions import is_version_database, sweep_staging
@@ -38,6 +38,8 @@ class CleanupReport:
     unreachable: set[str] = field(default_factory=set)  # a store of theirs could not be asked
     warnings: list[str] = field(default_factory=list)
     swept: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # ts → why it was not deleted now
+    removed_keys: list[str] = field(default_factory=list)  # partition keys that had no export
 
 
 @dataclass
@@ -124,27 +126,62 @@ def sweep_leftovers(layout: ExportsLayout, stores: Stores) -> list[str]:
     return swept
 
 
+class PartitionKeys(Protocol):
+    """The export-timestamp keys of the Dagster instance, and the runs that use them."""
+
+    def all_keys(self) -> list[str]: ...
+
+    def in_flight(self, ts: str) -> bool: ...
+
+    def remove(self, ts: str) -> None: ...
+
+
 def run_cleanup(layout: ExportsLayout, report: CleanupReport, stores: Stores,
-                remove_partition: Callable[[str], None]) -> CleanupReport:
-    """Delete what `find_cleanup` found, export by export, oldest first, then sweep leftovers."""
+                partitions: PartitionKeys) -> CleanupReport:
+    """Delete what `find_cleanup` found, export by export, oldest first, then keys without an export and
+    leftovers. An export that a run uses or is about to publish (queued or running for its key, or holding
+    its claim) is skipped and reported."""
     registry = Registry(layout.root)
     for ts in report.plan.delete:
-        failed_before = len(report.failures)
-        for item in [i for i in report.items.get(ts, []) if i.store != "local"]:
-            try:
-                _delete_remote(item, stores, registry, ts)
-            except Exception as error:
-                report.failures.append(f"{item.name}: {_one_line(error)}")
-        if len(report.failures) > failed_before or ts in report.unreachable:
-            continue  # keep the local export listed, so the next cleanup retries it
-        delete_local(layout, ts)
-        remove_partition(ts)
-        report.deleted.append(ts)
+        if partitions.in_flight(ts):
+            report.skipped[ts] = "a run for it is queued or running"
+            continue
+        try:
+            with claim(export_claim(ts), "cleanup", wait=False):
+                _delete_export(layout, report, stores, registry, partitions, ts)
+        except ClaimBusy as busy:
+            report.skipped[ts] = str(busy)
+    exported = set(layout.timestamps("raw"))
+    for ts in partitions.all_keys():
+        if ts in exported or ts in report.skipped or partitions.in_flight(ts):
+            continue
+        try:
+            with claim(export_claim(ts), "cleanup", wait=False):
+                if not layout.is_complete("raw", ts) and not partitions.in_flight(ts):
+                    partitions.remove(ts)
+                    report.removed_keys.append(ts)
+        except (ClaimBusy, ValueError):
+            continue
     try:
         report.swept = sweep_leftovers(layout, stores)
     except Exception as error:
         report.failures.append(f"sweeping leftovers: {_one_line(error)}")
     return report
+
+
+def _delete_export(layout: ExportsLayout, report: CleanupReport, stores: Stores, registry: Registry,
+                   partitions: PartitionKeys, ts: str) -> None:
+    failed_before = len(report.failures)
+    for item in [i for i in report.items.get(ts, []) if i.store != "local"]:
+        try:
+            _delete_remote(item, stores, registry, ts)
+        except Exception as error:
+            report.failures.append(f"{item.name}: {_one_line(error)}")
+    if len(report.failures) > failed_before or ts in report.unreachable:
+        return  # keep the local export listed, so the next cleanup retries it
+    delete_local(layout, ts)
+    partitions.remove(ts)
+    report.deleted.append(ts)
 
 
 def _delete_remote(item: Item, stores: Stores, registry: Registry, ts: str) -> None:
