@@ -31,12 +31,23 @@ def page():
         browser.close()
 
 
+def _skip_community_dialog(page) -> None:
+    """The first visit opens "Join the Dagster community" a moment after the page settles."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(state="visible", timeout=15_000)
+    except PlaywrightTimeout:
+        return
+    skip.click()
+    page.locator(".bp5-overlay-backdrop").first.wait_for(state="detached", timeout=15_000)
+
+
 def test_asset_graph_and_partition_page_show_assets_and_row_counts(webserver: dict, page) -> None:
     url, ts, exports = webserver["url"], webserver["ts"], webserver["exports"]
     page.goto(f"{url}/asset-groups", wait_until="networkidle")
-    skip = page.get_by_role("button", name="Skip")  # the first-visit community dialog
-    if skip.count():
-        skip.click()
+    _skip_community_dialog(page)
     for group in ("transformed", "mongodb", "archive"):
         page.locator("#asset-graph-sidebar, body").get_by_text(group, exact=True).first.dblclick()
     page.wait_for_timeout(1500)
