@@ -34,7 +34,8 @@ EXPORT_INTERVAL_SECONDS = int(os.environ.get("BRAVO_EXPORT_INTERVAL_SECONDS") or
     default_status=DefaultSensorStatus.STOPPED,
     description=(
         "Takes a new export every BRAVO_EXPORT_INTERVAL_SECONDS (default daily): adds the partition "
-        "for the current UTC time and requests the full export run in the same tick."
+        "for the current UTC time and requests the full export run in the same tick. One export now, "
+        "from the UI, even while stopped: Preview tick result → Continue → Apply requests & commit tick result."
     ),
 )
 def scheduled_export_sensor(context: SensorEvaluationContext) -> SensorResult:

@@ -18,6 +18,19 @@ from bravo_pipeline.quality import checks as quality
 from bravo_pipeline.resources import MongoResource
 
 
+class UnpartitionedCheckError(Exception):
+    """A check run without an export timestamp ("Execute all" on a partitioned asset)."""
+
+
+def export_timestamp(context: AssetCheckExecutionContext) -> str:
+    if not context.has_partition_key:
+        raise UnpartitionedCheckError(
+            "These checks run for one export timestamp: open the asset's partition (or the Checks tab "
+            "of a materialization) and execute them there, or run `bravo-pipeline verify TS`."
+        )
+    return context.partition_key
+
+
 def _result(outcome: quality.CheckOutcome) -> AssetCheckResult:
     return AssetCheckResult(
         passed=outcome.passed,
@@ -40,7 +53,7 @@ def _result(outcome: quality.CheckOutcome) -> AssetCheckResult:
 def raw_completeness(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
-    return _result(quality.raw_completeness(exports_io_manager.local_stage("raw", context.partition_key)))
+    return _result(quality.raw_completeness(exports_io_manager.local_stage("raw", export_timestamp(context))))
 
 
 @asset_check(
@@ -56,7 +69,7 @@ def raw_completeness(
 def referential_integrity(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
-    return _result(quality.referential_integrity(exports_io_manager.local_stage("raw", context.partition_key)))
+    return _result(quality.referential_integrity(exports_io_manager.local_stage("raw", export_timestamp(context))))
 
 
 @asset_check(
@@ -72,7 +85,7 @@ def schema_drift(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
     layout = exports_io_manager.layout
-    ts = context.partition_key
+    ts = export_timestamp(context)
     previous = quality.previous_export(layout, ts)
     before = quality.load_schema(layout.stage_dir("raw", previous)) if previous else None
     current = quality.load_schema(exports_io_manager.local_stage("raw", ts))
@@ -95,7 +108,7 @@ def schema_drift(
 def transform_conservation(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
-    ts = context.partition_key
+    ts = export_timestamp(context)
     return _result(
         quality.transform_conservation(
             exports_io_manager.local_stage("raw", ts), exports_io_manager.local_stage("transformed", ts)
@@ -117,7 +130,7 @@ def mongodb_matches_transformed(
     mongodb: MongoResource,
     exports_io_manager: ResourceParam[ExportsIOManager],
 ) -> AssetCheckResult:
-    ts = context.partition_key
+    ts = export_timestamp(context)
     with mongodb.open() as store:
         outcome = quality.mongodb_version(
             store, version_database(ts), exports_io_manager.local_stage("transformed", ts)
@@ -138,7 +151,7 @@ def mongodb_matches_transformed(
 def export_verified(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
-    return _result(quality.export_verified(exports_io_manager.layout, context.partition_key))
+    return _result(quality.export_verified(exports_io_manager.layout, export_timestamp(context)))
 
 
 ALL_CHECKS = [

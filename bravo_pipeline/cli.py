@@ -6,10 +6,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.names import printable
 from bravo_pipeline.settings import DEFAULT_DATABASE, Settings
 from bravo_pipeline.timestamps import new_timestamp, validate_timestamp
 from bravo_pipeline.uris import redact_uri, scrub
@@ -23,11 +25,9 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def _progress(log_line: str) -> None:
-    """A run log line, shown without its timestamp: `  raw_export: exported campaigns: ...`."""
-    _, _, rest = log_line.partition("] ")
-    level, _, message = rest.partition(" ")
-    _say(f"  {message}" if level == "INFO" else f"  {level} {message}")
+def _progress(line: str) -> None:
+    """A line of the run's log as it happens: `  raw_export: exported campaigns: ...`."""
+    _say(f"  {line}")
 
 
 def _human_bytes(size: int) -> str:
@@ -95,7 +95,7 @@ def _export_plan(args: argparse.Namespace, settings: Settings) -> tuple[str, str
             dump = str(Path(dump).resolve())
             if not Path(dump).exists():
                 raise CommandError(f"dump {args.dump} does not exist")
-        config["source__media_tool_db"] = {"dump": dump, "keep_dump": args.keep_dump}
+        config["raw_export"].update({"dump": dump, "keep_dump": args.keep_dump})
         pg_dump = f"pg_dump of {redact_uri(settings.source_uri or '')}"
         described = f"dump {args.dump}" if args.dump else pg_dump
     elif kind == "live":
@@ -108,34 +108,37 @@ def _export_plan(args: argparse.Namespace, settings: Settings) -> tuple[str, str
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.claims import ClaimBusy, claim, export_claim
-    from bravo_pipeline.definitions import DUMP_EXPORT_JOB, EXPORT_JOB, export_selection
+    from bravo_pipeline.definitions import EXPORT_JOB, export_selection
     from bravo_pipeline.partitions import discard_if_unexported, runs_in_flight
-    from bravo_pipeline.runner import instance, mark_dead_runs, run_job
+    from bravo_pipeline.runner import instance, launch, mark_dead_runs
 
     ts = validate_timestamp(args.timestamp) if args.timestamp is not None else new_timestamp()
     layout = ExportsLayout(settings.exports_dir)
     layout.check_absent("raw", ts)
-    kind, described, op_config = _export_plan(args, settings)
+    _, described, op_config = _export_plan(args, settings)
     if not args.no_mongo:
         op_config.update(_version_config(args))
     if args.upload and not settings.s3_bucket:
         raise CommandError("--upload needs BRAVO_S3_BUCKET (the bucket to archive to)")
-    job = DUMP_EXPORT_JOB if kind == "dump" else EXPORT_JOB
     with instance() as dagster_instance:
         mark_dead_runs(dagster_instance)
-        try:  # held for the whole run (which runs in this process): a second export of ts is refused
+
+        @contextmanager
+        def only_export_of_ts() -> Iterator[None]:  # held until the run is submitted (a local run: to its end)
             with claim(export_claim(ts), f"export {ts}", wait=False):
-                running = runs_in_flight(dagster_instance, ts, job_names=[EXPORT_JOB, DUMP_EXPORT_JOB])
+                running = runs_in_flight(dagster_instance, ts, job_names=[EXPORT_JOB])
                 if running:
                     raise CommandError(f"export {ts} is already running (run {running[0]})")
                 layout.check_absent("raw", ts)
                 _say(f"export {ts} from {described}")
-                outcome = run_job(
-                    dagster_instance, job, ts,
-                    asset_selection=export_selection(dump=kind == "dump", mongodb=not args.no_mongo,
-                                                     upload=args.upload),
-                    op_config=op_config, log_file=layout.log_path(ts), emit=_progress,
-                )
+                yield
+
+        try:
+            outcome = launch(
+                dagster_instance, EXPORT_JOB, ts,
+                asset_selection=export_selection(mongodb=not args.no_mongo, upload=args.upload),
+                op_config=op_config, emit=_progress, guard=only_export_of_ts(),
+            )
         except ClaimBusy as busy:
             raise CommandError(f"export {ts} is already running: {busy}") from None
         _print_checks(outcome.checks)
@@ -160,7 +163,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.definitions import TRANSFORM_JOB, export_selection
-    from bravo_pipeline.runner import instance, run_job
+    from bravo_pipeline.runner import instance, launch
 
     ts = validate_timestamp(args.timestamp)
     layout = ExportsLayout(settings.exports_dir)
@@ -168,13 +171,12 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
         layout.require_complete("raw", ts)
     _say(f"transform {ts} from {layout.stage_dir('raw', ts)}")
     with instance() as dagster_instance:
-        outcome = run_job(
+        outcome = launch(
             dagster_instance,
             TRANSFORM_JOB,
             ts,
             asset_selection=export_selection(raw=False, mongodb=args.load, upload=bool(settings.s3_bucket)),
             op_config=_version_config(args) if args.load else None,
-            log_file=layout.log_path(ts),
             emit=_progress,
         )
     _print_checks(outcome.checks)
@@ -190,17 +192,16 @@ def cmd_transform(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.definitions import PROMOTE_JOB
-    from bravo_pipeline.runner import instance, run_job
+    from bravo_pipeline.runner import instance, launch
 
     ts = validate_timestamp(args.timestamp)
     _say(f"promote mediatool_{ts} to {settings.mongodb_database}")
     with instance() as dagster_instance:
-        outcome = run_job(
+        outcome = launch(
             dagster_instance,
             PROMOTE_JOB,
             None,
             op_config={"mongodb__current": {"version": ts, "purpose": args.purpose, "notes": args.notes}},
-            log_file=ExportsLayout(settings.exports_dir).log_path(ts),
             emit=_progress,
         )
     if not outcome.success:
@@ -221,7 +222,7 @@ def _archive(settings: Settings):
 def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.archive.s3 import plan_upload
     from bravo_pipeline.definitions import TRANSFORM_JOB
-    from bravo_pipeline.runner import instance, run_job
+    from bravo_pipeline.runner import instance, launch
 
     ts = validate_timestamp(args.timestamp)
     layout = ExportsLayout(settings.exports_dir)
@@ -237,8 +238,7 @@ def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.assets.archive import ARCHIVE_KEY
 
     with instance() as dagster_instance:
-        outcome = run_job(dagster_instance, TRANSFORM_JOB, ts, asset_selection=[ARCHIVE_KEY],
-                          log_file=layout.log_path(ts), emit=_progress)
+        outcome = launch(dagster_instance, TRANSFORM_JOB, ts, asset_selection=[ARCHIVE_KEY], emit=_progress)
     if not outcome.success:
         raise CommandError(f"upload {ts} failed: {outcome.reason}")
     _say(f"archived {ts} to {archive.location().url}")
@@ -246,55 +246,63 @@ def cmd_upload(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.claims import claim, export_claim
 
     ts = validate_timestamp(args.timestamp)
-    with claim(export_claim(ts), f"restore {ts}", say=lambda line: _say(f"  {line}")):
-        return _restore(args, settings, ts)
-
-
-def _restore(args: argparse.Namespace, settings: Settings, ts: str) -> int:
-    from bravo_pipeline.runner import instance
-
     layout = ExportsLayout(settings.exports_dir)
-    if args.from_s3:
-        from bravo_pipeline.archive.s3 import download_export
-
-        archive = _archive(settings)
-        created = download_export(archive.client(), archive.location(), layout, ts, work_dir=layout.temp_dir)
-        for folder in created:
-            _say(f"restored {folder}")
-        with instance() as dagster_instance:
-            from bravo_pipeline.partitions import register_partition
-
-            register_partition(dagster_instance, ts)
-    layout.require_complete("raw", ts)
-    if args.mongodb:
+    with _restore_claim(ts):
+        if args.from_s3:
+            _restore_from_s3(settings, layout, ts)
+        layout.require_complete("raw", ts)
+    if args.mongodb:  # a run: it holds the claim itself
         _restore_mongodb(settings, layout, ts)
     if args.postgres:
-        from bravo_pipeline.archive.pg_restore_json import restore_postgres_from_raw
-        from bravo_pipeline.definitions import postgres_source
-        from bravo_pipeline.source.dump_restore import dump_database_name
-
-        source = postgres_source(settings, secrets_from_env_vars=False)
-        rows = restore_postgres_from_raw(
-            source.restore_admin_uri(), layout.stage_dir("raw", ts), dump_database_name(ts),
-            schema=settings.source_schema,
-        )
-        _say(f"restored {sum(rows.values())} rows in {len(rows)} tables into {dump_database_name(ts)}")
+        with _restore_claim(ts):
+            _restore_postgres(settings, layout, ts)
     return 0
+
+
+def _restore_claim(ts: str):
+    from bravo_pipeline.claims import claim, export_claim
+
+    return claim(export_claim(ts), f"restore {ts}", say=lambda line: _say(f"  {line}"))
+
+
+def _restore_from_s3(settings: Settings, layout: ExportsLayout, ts: str) -> None:
+    from bravo_pipeline.archive.s3 import download_export
+    from bravo_pipeline.runner import instance
+
+    archive = _archive(settings)
+    created = download_export(archive.client(), archive.location(), layout, ts, work_dir=layout.temp_dir)
+    for folder in created:
+        _say(f"restored {folder}")
+    with instance() as dagster_instance:
+        from bravo_pipeline.partitions import register_partition
+
+        register_partition(dagster_instance, ts)
+
+
+def _restore_postgres(settings: Settings, layout: ExportsLayout, ts: str) -> None:
+    from bravo_pipeline.archive.pg_restore_json import restore_postgres_from_raw
+    from bravo_pipeline.definitions import postgres_source
+    from bravo_pipeline.source.dump_restore import dump_database_name
+
+    source = postgres_source(settings, secrets_from_env_vars=False)
+    rows = restore_postgres_from_raw(
+        source.restore_admin_uri(), layout.stage_dir("raw", ts), dump_database_name(ts),
+        schema=settings.source_schema,
+    )
+    _say(f"restored {sum(rows.values())} rows in {len(rows)} tables into {dump_database_name(ts)}")
 
 
 def _restore_mongodb(settings: Settings, layout: ExportsLayout, ts: str) -> None:
     from bravo_pipeline.assets.mongodb import VERSION_KEY
     from bravo_pipeline.definitions import TRANSFORM_JOB
-    from bravo_pipeline.runner import instance, run_job
+    from bravo_pipeline.runner import instance, launch
 
     layout.require_complete("transformed", ts)
     with instance() as dagster_instance:
-        outcome = run_job(dagster_instance, TRANSFORM_JOB, ts, asset_selection=[VERSION_KEY],
-                          op_config={"mongodb__version": {"action": "restored"}},
-                          log_file=layout.log_path(ts), emit=_progress)
+        outcome = launch(dagster_instance, TRANSFORM_JOB, ts, asset_selection=[VERSION_KEY],
+                         op_config={"mongodb__version": {"action": "restored"}}, emit=_progress)
     _print_checks(outcome.checks)
     if not outcome.success:
         raise CommandError(f"restore {ts} into MongoDB failed: {outcome.reason}")
@@ -506,6 +514,27 @@ def _raw_totals(layout: ExportsLayout, ts: str) -> tuple[int, int, int] | None:
     return totals
 
 
+def cmd_partitions(args: argparse.Namespace, settings: Settings) -> int:
+    from bravo_pipeline.partitions import partition_report, remove_key
+    from bravo_pipeline.runner import instance, mark_dead_runs
+
+    layout = ExportsLayout(settings.exports_dir)
+    with instance() as dagster_instance:
+        mark_dead_runs(dagster_instance)
+        report = partition_report(dagster_instance, lambda ts: layout.is_complete("raw", ts))
+        for key, state in report:
+            removable = state in ("no export", "not a timestamp")
+            if args.prune and removable and remove_key(dagster_instance, key):
+                state = f"{state}: removed"
+            _say(f"{printable(key):<20} {state}")
+        junk = sum(1 for _, state in report if state in ("no export", "not a timestamp"))
+    if not report:
+        _say("no partition keys")
+    elif junk and not args.prune:
+        _say(f"{junk} key(s) without an export: remove them with bravo-pipeline partitions --prune")
+    return 0
+
+
 def cmd_latest(args: argparse.Namespace, settings: Settings) -> int:
     stamps = ExportsLayout(settings.exports_dir).timestamps("raw")
     if not stamps:
@@ -624,6 +653,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--postgres", action="store_true",
                          help="rebuild database media_tool_<TS> from the raw files (BRAVO_POSTGRES_URI)")
     add("latest", cmd_latest, "print the newest export timestamp")
+    partitions = add("partitions", cmd_partitions,
+                     "the partition keys on the Dagster instance, and whether each has an export")
+    partitions.add_argument("--prune", action="store_true",
+                            help="remove the keys with no export and no run in flight")
 
     server = add("server", cmd_server, "the embedded PostgreSQL server: status, start or stop")
     server.add_argument("action", choices=["status", "start", "stop"], nargs="?", default="status")

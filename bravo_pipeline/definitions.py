@@ -5,7 +5,21 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dagster import AssetCheckKey, AssetKey, AssetSelection, Definitions, EnvVar, define_asset_job, map_asset_specs
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    EnvVar,
+    ExecutorDefinition,
+    define_asset_job,
+    definitions,
+    in_process_executor,
+    map_asset_specs,
+    multiprocess_executor,
+)
 
 from bravo_pipeline.assets.archive import archive_s3
 from bravo_pipeline.assets.mongodb import mongodb_current, mongodb_version
@@ -21,7 +35,6 @@ from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSou
 from bravo_pipeline.settings import Settings
 
 EXPORT_JOB = "export_job"
-DUMP_EXPORT_JOB = "dump_export_job"
 TRANSFORM_JOB = "transform_job"
 PROMOTE_JOB = "promote_job"
 
@@ -68,50 +81,59 @@ def build_resources(settings: Settings, *, secrets_from_env_vars: bool = True) -
 
 ON_DEMAND = AssetSelection.checks(*ON_DEMAND_CHECKS)
 
-export_job = define_asset_job(
-    EXPORT_JOB,
-    selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version, archive_s3) - ON_DEMAND,
-    partitions_def=export_partitions,
-    description="A full export of one timestamp: the raw snapshot and every stage after it.",
-)
 
-dump_export_job = define_asset_job(
-    DUMP_EXPORT_JOB,
-    selection=AssetSelection.assets(
-        source_database, raw_export, transformed_campaigns, mongodb_version, archive_s3
-    ) - ON_DEMAND,
-    partitions_def=export_partitions,
-    config={"ops": {"raw_export": {"config": {"source": "dump"}}}},
-    description="A full export from a production dump restored into media_tool_<ts> (config: dump file).",
-)
-
-transform_job = define_asset_job(
-    TRANSFORM_JOB,
-    selection=AssetSelection.assets(transformed_campaigns, mongodb_version, archive_s3) - ON_DEMAND,
-    partitions_def=export_partitions,
-    description="Re-run the transform (and optionally the MongoDB load) of an existing export.",
-)
-
-promote_job = define_asset_job(
-    PROMOTE_JOB,
-    selection=AssetSelection.assets(mongodb_current),
-    description="Make a loaded MongoDB version the current database the app reads.",
-)
+def _jobs(archived: bool) -> list:
+    """The jobs; `archive/s3` is in them only when a bucket is configured."""
+    archive = [archive_s3] if archived else []
+    export = define_asset_job(
+        EXPORT_JOB,
+        selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version, *archive) - ON_DEMAND,
+        partitions_def=export_partitions,
+        description=(
+            "A full export of one timestamp: the raw snapshot and every stage after it. Config "
+            "`ops.raw_export.config.source`: demo, live or dump (with `dump`: a file or s3:// key)."
+        ),
+    )
+    transform = define_asset_job(
+        TRANSFORM_JOB,
+        selection=AssetSelection.assets(transformed_campaigns, mongodb_version, *archive) - ON_DEMAND,
+        partitions_def=export_partitions,
+        description="Re-run the transform (and optionally the MongoDB load) of an existing export.",
+    )
+    promote = define_asset_job(
+        PROMOTE_JOB,
+        selection=AssetSelection.assets(mongodb_current),
+        description="Make a loaded MongoDB version the current database: name it in the config (`version`).",
+    )
+    return [export, transform, promote, cleanup_job]
 
 
-def export_selection(*, dump: bool = False, raw: bool = True, mongodb: bool = True,
-                     upload: bool = False) -> list[AssetKey]:
-    """The assets of one run: [restored dump →] [raw →] transformed [→ MongoDB version] [→ archive]."""
+def export_selection(*, raw: bool = True, mongodb: bool = True, upload: bool = False) -> list[AssetKey]:
+    """The assets of one run: [raw →] transformed [→ MongoDB version] [→ archive]."""
     keys = [*transformed_campaigns.keys]
     if raw:
         keys = [*raw_export.keys, *keys]
-    if dump:
-        keys = [*source_database.keys, *keys]
     if mongodb:
         keys = [*keys, *mongodb_version.keys]
     if upload:
         keys = [*keys, *archive_s3.keys]
     return keys
+
+
+# reports/changes is eager: this sensor (running by default, in the daemon that `make ui` starts)
+# materializes it after each export, so it costs the export nothing.
+changes_after_export = AutomationConditionSensorDefinition(
+    "changes_after_export", target=AssetSelection.assets(changes_report), default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Materializes reports/changes for each new export (its automation condition is eager).",
+)
+
+EXECUTORS = {"in_process": in_process_executor, "multiprocess": multiprocess_executor}
+
+
+def executor(settings: Settings) -> ExecutorDefinition:
+    """In-process on one host (a step per process costs seconds); BRAVO_EXECUTOR=multiprocess otherwise."""
+    return EXECUTORS[settings.executor]
 
 
 def checks_in_runs(asset_keys: list[AssetKey]) -> set[AssetCheckKey]:
@@ -122,21 +144,29 @@ def checks_in_runs(asset_keys: list[AssetKey]) -> set[AssetCheckKey]:
 
 
 OWNERS = ["team:data-engineering"]
-ASSETS = map_asset_specs(
-    lambda spec: spec.merge_attributes(owners=OWNERS),  # one policy for every asset, in one place
-    [source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current, archive_s3, changes_report],
-)
+
+
+def _assets(archived: bool) -> list:
+    assets = [source_database, raw_export, transformed_campaigns, mongodb_version, mongodb_current,
+              *([archive_s3] if archived else []), changes_report]
+    return map_asset_specs(lambda spec: spec.merge_attributes(owners=OWNERS), assets)  # one policy, one place
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
+    settings = settings or Settings.from_env()
+    archived = bool(settings.s3_bucket)
     return Definitions(
-        assets=ASSETS,
+        assets=_assets(archived),
         asset_checks=ALL_CHECKS,
-        jobs=[export_job, dump_export_job, transform_job, promote_job, cleanup_job],
-        sensors=[scheduled_export_sensor],
+        jobs=_jobs(archived),
+        sensors=[scheduled_export_sensor, changes_after_export],
         schedules=[daily_cleanup_schedule],
-        resources=build_resources(settings or Settings.from_env()),
+        executor=executor(settings),
+        resources=build_resources(settings),
     )
 
 
-defs = build_definitions()
+@definitions
+def defs() -> Definitions:
+    """Loaded by Dagster each time it loads the code location, so settings are read then, not at import."""
+    return build_definitions()

@@ -7,6 +7,8 @@ are removed: by the run itself, by the next command for that key and by cleanup.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dagster import DagsterInstance, DagsterRunStatus, DynamicPartitionsDefinition, RunsFilter
 
 from bravo_pipeline.timestamps import InvalidTimestampError, validate_timestamp
@@ -58,6 +60,24 @@ def discard_if_unexported(instance: DagsterInstance, ts: str, exported: bool, *,
     if exported or runs_in_flight(instance, ts, besides=run_id):
         return False
     return remove_key(instance, ts)
+
+
+def partition_report(instance: DagsterInstance, exported: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """Every key with its state: exported, in flight, no export, or not a timestamp."""
+    report = []
+    for key in sorted(instance.get_dynamic_partitions(EXPORT_PARTITIONS_NAME)):
+        try:
+            validate_timestamp(key)
+        except InvalidTimestampError:
+            report.append((key, "in flight" if runs_in_flight(instance, key) else "not a timestamp"))
+            continue
+        if exported(key):
+            report.append((key, "exported"))
+        elif runs_in_flight(instance, key):
+            report.append((key, "in flight"))
+        else:
+            report.append((key, "no export"))
+    return report
 
 
 class InstancePartitionKeys:

@@ -67,7 +67,7 @@ class PostgresSource(ConfigurableResource):
             return self.uri
         if kind == "dump":
             return self._existing(self.restore_admin_uri(), dump_database_name(ts),
-                                  "restore the dump first (materialize source/media_tool_db)")
+                                  "a dump export restores it first (raw_export config: source dump, dump FILE)")
         return self._existing(self.embedded_server().uri("postgres"), DEFAULT_DATABASE,
                               "run `bravo-pipeline demo-db`")
 

@@ -28,7 +28,81 @@ def append_line(path: Path, line: str) -> None:
         handle.write(line)
 
 
+def innermost_cause(error: object) -> str:
+    """The first line of the innermost cause of a Dagster SerializableErrorInfo, without its class name."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause  # type: ignore[attr-defined]
+    message = (getattr(error, "message", "") or "").strip()
+    line = message.splitlines()[0] if message else "an error"
+    kind, sep, text = line.partition(": ")
+    cls_name = getattr(error, "cls_name", None) or ""
+    return text if sep and cls_name and kind.endswith(cls_name) else line
+
+
+def check_line(data: object) -> str:
+    """`raw/export_summary raw_completeness: passed` (or warning / FAILED, with the description)."""
+    asset = data.asset_key.to_user_string()  # type: ignore[attr-defined]
+    name = data.check_name  # type: ignore[attr-defined]
+    if data.passed:  # type: ignore[attr-defined]
+        return f"{asset} {name}: passed"
+    mark = "warning" if data.severity.value == "WARN" else "FAILED"  # type: ignore[attr-defined]
+    return f"{asset} {name}: {mark} - {data.description or ''}"  # type: ignore[attr-defined]
+
+
+def _requested(run_id: str) -> str:
+    """What a run was asked to materialize, from the instance (best effort: the line is for people)."""
+    try:
+        from dagster import DagsterInstance
+
+        with DagsterInstance.get() as instance:
+            run = instance.get_run_by_id(run_id)
+    except Exception:  # the log line goes out without it
+        return ""
+    if run is None or not run.asset_selection:
+        return ""
+    groups: dict[str, int] = {}
+    for key in run.asset_selection:
+        groups[key.path[0]] = groups.get(key.path[0], 0) + 1
+    keys = sorted(key.to_user_string() for key in run.asset_selection)
+    shown = [name for name in keys if groups[name.split("/")[0]] <= 2]
+    shown += [f"{group} ({count} assets)" for group, count in sorted(groups.items()) if count > 2]
+    return ", requested: " + ", ".join(sorted(shown))
+
+
+RUN_EVENTS = {"PIPELINE_START", "PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED",
+              "STEP_FAILURE", "ASSET_CHECK_EVALUATION"}
+
+
+def event_line(event: object, meta: dict) -> str | None:
+    """The log file's line for a Dagster event, or None for events the file leaves out."""
+    kind = getattr(event, "event_type_value", "")
+    run_id, job = meta.get("run_id", ""), meta.get("job_name", "")
+    if kind == "PIPELINE_START":
+        return f"run {run_id} started: {job}{_requested(run_id)}"
+    if kind == "PIPELINE_SUCCESS":
+        return f"run {run_id} ended: success"
+    if kind == "PIPELINE_CANCELED":
+        return f"run {run_id} ended: canceled"
+    if kind == "PIPELINE_FAILURE":
+        error = getattr(getattr(event, "event_specific_data", None), "error", None)
+        return f"run {run_id} ended: failed" + (f" ({innermost_cause(error)})" if error is not None else "")
+    if kind == "STEP_FAILURE":
+        return f"FAILED: {innermost_cause(event.step_failure_data.error)}"  # type: ignore[attr-defined]
+    if kind == "ASSET_CHECK_EVALUATION":
+        return f"check {check_line(event.asset_check_evaluation_data)}"  # type: ignore[attr-defined]
+    return None
+
+
+def _event_level(line: str) -> str:
+    if line.startswith("FAILED") or " ended: failed" in line or ": FAILED - " in line:
+        return "ERROR"
+    return "WARNING" if ": warning - " in line else "INFO"
+
+
 class PartitionLogFileHandler(logging.Handler):
+    """Configured at level DEBUG: Dagster logs its events at DEBUG; only run boundaries,
+    failures and check results among them are kept, with every INFO-and-above message."""
+
     _secrets: set[str] | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -40,20 +114,25 @@ class PartitionLogFileHandler(logging.Handler):
             validate_timestamp(ts)
         except ValueError:
             return
-        step = meta.get("step_key")
-        message = str(meta.get("orig_message") or record.getMessage())
         event = meta.get("dagster_event")
-        if event is not None and not message:
-            message = event.event_type_value
+        if event is not None:
+            if getattr(event, "event_type_value", "") not in RUN_EVENTS:
+                return
+            message = event_line(event, meta) or ""
+        elif record.levelno < logging.INFO:
+            return
+        else:
+            message = str(meta.get("orig_message") or record.getMessage())
+        is_check = event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION"
+        step = None if is_check else meta.get("step_key")
         text = f"{step}: {message}" if step else message
         if self._secrets is None:
             self._secrets = known_secrets()
         text = scrub(text, self._secrets)
         root = Path(os.environ.get("BRAVO_EXPORTS_DIR") or "exports").resolve()
+        level = _event_level(message) if event is not None else record.levelname
         try:
-            append_line(
-                root / "logs" / f"pipeline_{ts}.log",
-                format_line(datetime.fromtimestamp(record.created, UTC), record.levelname, text),
-            )
+            append_line(root / "logs" / f"pipeline_{ts}.log",
+                        format_line(datetime.fromtimestamp(record.created, UTC), level, text))
         except OSError:
             self.handleError(record)

@@ -77,6 +77,13 @@ def _instance_postgres_uri() -> str | None:
                          user=_env("DAGSTER_PG_USERNAME") or "dagster", password=_env("DAGSTER_PG_PASSWORD") or "")
 
 
+def _executor() -> str:
+    name = _env("BRAVO_EXECUTOR") or "in_process"
+    if name not in ("in_process", "multiprocess"):
+        raise ValueError(f"BRAVO_EXECUTOR must be in_process or multiprocess, not {name!r}")
+    return name
+
+
 def _workers(name: str) -> int:
     text = _env(name) or "2"
     if not text.isdigit() or not 1 <= int(text) <= 64:
@@ -99,6 +106,7 @@ class Settings:
     export_workers: int
     shared_root: str | None
     claims_uri: str | None  # None: claims are file locks under the exports root (one host)
+    executor: str  # in_process | multiprocess (BRAVO_EXECUTOR)
 
     @property
     def mongodb_embedded_path(self) -> Path:
@@ -122,4 +130,5 @@ class Settings:
             export_workers=_workers("BRAVO_EXPORT_WORKERS"),
             shared_root=_env("BRAVO_SHARED_ROOT"),
             claims_uri=_postgres_uri("BRAVO_CLAIMS_URI") or _instance_postgres_uri(),
+            executor=_executor(),
         )

@@ -32,7 +32,7 @@ def production_env(admin_uri: str, pipeline_env: dict[str, str], tmp_path: Path)
         **pipeline_env,
         "DAGSTER_PG_HOST": server.hostname, "DAGSTER_PG_PORT": str(server.port),
         "DAGSTER_PG_DB": "dagster_storage", "DAGSTER_PG_USERNAME": "postgres",
-        "DAGSTER_PG_PASSWORD": "unused-with-trust",
+        "DAGSTER_PG_PASSWORD": "unused-with-trust", "BRAVO_EXECUTOR": "multiprocess",
     }
     previous = dict(os.environ)
     os.environ.update(env)

@@ -99,7 +99,8 @@ def test_hostile_table_names_stay_inside_their_export_folder(
     (exports / "raw" / "20250101-000000" / "export-summary.json").write_text('{"tables": {}}\n')
     (exports / "mongodb-versions.json").write_text("[]\n")
     (tmp_path / "outside.json").write_text("untouched\n")
-    skip = ("dagster_home/", "state/", "exports/logs/", "exports/.claims/", f"exports/raw/{TS}/", f"exports/transformed/{TS}/")
+    skip = ("dagster_home/", "state/", "exports/logs/", "exports/.claims/", f"exports/raw/{TS}/",
+            f"exports/transformed/{TS}/")
     before = _snapshot(tmp_path, skip)
 
     done = run_cli(env, "export", "--timestamp", TS, "--no-mongo", "--upload")

@@ -12,6 +12,7 @@ from dagster import (
     ResourceParam,
     asset,
 )
+from pydantic import Field
 
 from bravo_pipeline.assets.raw import SUMMARY_KEY
 from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
@@ -19,8 +20,7 @@ from bravo_pipeline.claims import claim, export_claim
 from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.io_managers import ExportsIOManager, StageFile
 from bravo_pipeline.mongo.registry import Registry, RegistryError, registry_entry
-from bravo_pipeline.mongo.store import StoreError
-from bravo_pipeline.mongo.versions import catalog, load_version, promote_version
+from bravo_pipeline.mongo.versions import load_version, promote_version
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import MongoResource, TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
@@ -38,7 +38,7 @@ class VersionConfig(Config):
 
 
 class PromoteConfig(Config):
-    version: str = ""  # an export timestamp; empty: the newest loaded version
+    version: str = Field(description="The loaded version to make current: its export timestamp YYYYMMDD-HHMMSS.")
     purpose: str = ""
     notes: str = ""
 
@@ -114,7 +114,8 @@ def mongodb_version(
     description=(
         "The current database the app reads (BRAVO_MONGODB_DATABASE, default mediatool_v2): holds "
         "exactly the campaigns of the promoted version, swapped in atomically. Materialize with "
-        "config `version: <ts>` (default: the newest loaded version) or run `bravo-pipeline promote TS`."
+        "config `version: <ts>` (required: the launchpad asks for it) or run `bravo-pipeline promote TS`; "
+        "the materialization's `version` says which version became current."
     ),
 )
 def mongodb_current(
@@ -126,12 +127,7 @@ def mongodb_current(
     registry = Registry(exports_io_manager.layout.root)
     registry.check()  # before any database is touched
     with mongodb.open() as store:
-        ts = config.version or max(
-            (state.version for database, state in catalog(store, mongodb.current_database).items()
-             if database != mongodb.current_database and state.version), default="")
-        if not ts:
-            raise StoreError("no MongoDB version has been loaded yet: run an export first")
-        ts = validate_timestamp(ts)
+        ts = validate_timestamp(config.version)
         with claim(export_claim(ts), f"promotion of {ts} (run {context.run_id[:8]})", say=context.log.info):
             result = promote_version(store, ts, mongodb.current_database)
     _log(context, registry, registry_entry(

@@ -15,12 +15,12 @@ from dagster import (
 )
 
 from bravo_pipeline.assets.metadata import preview_rows, table_column_schema
-from bravo_pipeline.assets.source import SOURCE_DB_KEY
+from bravo_pipeline.assets.source import SOURCE_DB_KEY, restore_source_dump
 from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder
 from bravo_pipeline.names import printable
 from bravo_pipeline.partitions import discard_if_unexported, export_partitions
-from bravo_pipeline.resources import PostgresSource, TimestampClaim
+from bravo_pipeline.resources import ArchiveResource, PostgresSource, TimestampClaim
 from bravo_pipeline.source.dump_restore import restored_dump_label
 from bravo_pipeline.source.raw_export import TableFile, export_raw
 from bravo_pipeline.source.tables import KNOWN_TABLES
@@ -43,6 +43,7 @@ def _outs() -> dict[str, AssetOut]:
             description=f"Rows of media_tool.{table} at the export snapshot: `raw/<ts>/{table}.json`.",
             kinds={"postgres", "json"},
             code_version=CODE_VERSION,
+            is_required=False,  # nothing is yielded when the timestamp is already exported
         )
         for table in KNOWN_TABLES
     }
@@ -55,12 +56,15 @@ def _outs() -> dict[str, AssetOut]:
         ),
         kinds={"json"},
         code_version=CODE_VERSION,
+        is_required=False,
     )
     return outs
 
 
 class RawExportConfig(Config):
     source: str = ""  # demo | live | dump; empty: live when BRAVO_SOURCE_URI is set, else demo
+    dump: str = ""  # with source dump: a file or s3://bucket/key (plain, -Fc, -Fd, gzip); empty: pg_dump
+    keep_dump: bool = False  # keep exports/temp/prod_dump_<ts>.<ext> after a successful restore
 
 
 @multi_asset(
@@ -76,16 +80,22 @@ def raw_export(
     context: AssetExecutionContext,
     config: RawExportConfig,
     source: PostgresSource,
+    archive: ArchiveResource,
     exports_io_manager: ResourceParam[ExportsIOManager],
     timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
 ) -> Iterator[Output]:
     ts = validate_timestamp(context.partition_key)
     layout = exports_io_manager.layout
+    if layout.is_complete("raw", ts):  # refused, and the healthy partition stays as it is
+        context.log.warning(f"raw/{ts} is already exported: an export is never overwritten, nothing done")
+        return
     try:
         layout.check_absent("raw", ts)
         kind = config.source or source.default_kind()
         if kind not in ("demo", "live", "dump"):
             raise ValueError(f"unknown source {kind!r}: use demo, live or dump")
+        if kind == "dump":
+            restore_source_dump(context, ts, config.dump, config.keep_dump, source, archive, layout.temp_dir)
         uri = source.export_uri(kind, ts)
         dump = restored_dump_label(uri) if kind == "dump" else None
     except BaseException:

@@ -1,20 +1,17 @@
-"""The restored source database of a dump export: `media_tool_<ts>`, upstream of the raw stage."""
+"""The source database of an export, outside the pipeline: an external asset upstream of the raw stage.
+
+A live or demo export reads a server that Dagster does not build, so the source
+is never "missing". A dump export restores the dump into `media_tool_<ts>`
+inside the raw step and records that restore as a materialization of the source
+for that timestamp, so the lineage shows it when it happens.
+"""
 
 from pathlib import Path
 
-from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    Config,
-    MaterializeResult,
-    MetadataValue,
-    ResourceParam,
-    asset,
-)
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetSpec, MetadataValue
 
-from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import ArchiveResource, PostgresSource, TimestampClaim
+from bravo_pipeline.resources import ArchiveResource, PostgresSource
 from bravo_pipeline.source.dump_restore import (
     dump_database_name,
     remove_dump,
@@ -22,48 +19,37 @@ from bravo_pipeline.source.dump_restore import (
     run_pg_dump,
     stage_dump_file,
 )
-from bravo_pipeline.timestamps import validate_timestamp
 
 SOURCE_DB_KEY = AssetKey(["source", "media_tool_db"])
 
-
-class DumpConfig(Config):
-    dump: str = ""  # a file or s3://bucket/key (plain, -Fc, -Fd, optionally gzip); empty: pg_dump BRAVO_SOURCE_URI
-    keep_dump: bool = False
-
-
-@asset(
+source_database = AssetSpec(
     key=SOURCE_DB_KEY,
     partitions_def=export_partitions,
     group_name="source",
     kinds={"postgres"},
-    code_version="source-1",
     description=(
-        "Database `media_tool_<ts>`: a production dump restored on BRAVO_POSTGRES_URI (default: the "
-        "embedded server), the source of a dump export. The dump passes through "
-        "`exports/temp/prod_dump_<ts>.<ext>` and is removed after a successful restore."
+        "The PostgreSQL database an export reads: BRAVO_SOURCE_URI (live), the embedded demo server "
+        "(demo), or `media_tool_<ts>` restored from a production dump on BRAVO_POSTGRES_URI (dump). "
+        "Not built by the pipeline; a dump export records its restore here."
     ),
 )
-def source_database(
-    context: AssetExecutionContext,
-    config: DumpConfig,
-    source: PostgresSource,
-    archive: ArchiveResource,
-    exports_io_manager: ResourceParam[ExportsIOManager],
-    timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
-) -> MaterializeResult:
-    ts = validate_timestamp(context.partition_key)
-    temp_dir = exports_io_manager.layout.temp_dir
-    if config.dump.startswith("s3://"):
-        context.log.info(f"downloading dump {config.dump}")
-        download = archive.download(config.dump, temp_dir / f".download-{ts}" / "dump")  # format is sniffed
+
+
+def restore_source_dump(
+    context: AssetExecutionContext, ts: str, dump: str, keep_dump: bool, source: PostgresSource,
+    archive: ArchiveResource, temp_dir: Path,
+) -> None:
+    """Restore `dump` (a file, s3://..., or empty: pg_dump BRAVO_SOURCE_URI) into media_tool_<ts>."""
+    if dump.startswith("s3://"):
+        context.log.info(f"downloading dump {dump}")
+        download = archive.download(dump, temp_dir / f".download-{ts}" / "dump")  # format is sniffed
         try:
             staged = stage_dump_file(download, temp_dir, ts)
         finally:
             remove_dump(download.parent)
-    elif config.dump:
-        context.log.info(f"staging dump {config.dump}")
-        staged = stage_dump_file(Path(config.dump), temp_dir, ts)
+    elif dump:
+        context.log.info(f"staging dump {dump}")
+        staged = stage_dump_file(Path(dump), temp_dir, ts)
     else:
         if not source.uri:
             raise ValueError("a dump export without --dump runs pg_dump on BRAVO_SOURCE_URI, which is unset")
@@ -71,16 +57,18 @@ def source_database(
         staged = run_pg_dump(source.uri, source.schema_name, temp_dir, ts)
     database = dump_database_name(ts)
     context.log.info(f"restoring {staged.format} dump ({staged.size_bytes} bytes) into {database}")
-    restored = restore_dump(source.restore_admin_uri(), staged, database, keep_dump=config.keep_dump)
+    restored = restore_dump(source.restore_admin_uri(), staged, database, keep_dump=keep_dump)
     context.log.info(f"restored {restored.tables} tables in {restored.seconds:.1f}s")
-    return MaterializeResult(
+    context.log_event(AssetMaterialization(
+        asset_key=SOURCE_DB_KEY,
+        partition=ts,
         metadata={
             "database": restored.database,
             "dump_format": staged.format,
             "dump_bytes": staged.size_bytes,
             "dump_path": MetadataValue.path(str(staged.path)),
-            "dump_kept": config.keep_dump,
+            "dump_kept": keep_dump,
             "restore_seconds": round(restored.seconds, 3),
             "tables": restored.tables,
-        }
-    )
+        },
+    ))

@@ -30,7 +30,9 @@ def test_export_records_every_check_per_partition(pipeline_env: dict[str, str], 
         assert name in out
     assert "raw/export_summary raw_completeness: passed" in out
     assert "transformed/campaigns transform_conservation: passed" in out
-    assert "referential_integrity: warning - " in out  # the demo has dangling references by design
+    # the demo's dangling references are its usual state: every check passes on healthy data
+    assert "raw/export_summary referential_integrity: passed" in out
+    assert "warning" not in out and "FAILED" not in out
 
     import os
 
