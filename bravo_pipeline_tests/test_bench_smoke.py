@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .conftest import repo_root
 
-STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "checks", "cli_export", "ui_export", "naive"}
+STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "checks", "cli_export", "ui_export",
+          "naive"}
 
 
 def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
