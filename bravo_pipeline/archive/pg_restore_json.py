@@ -54,6 +54,7 @@ from bravo_pipeline.source.databases import build_database
 
 MAX_TYPE_TEXT = 200
 _TIMESTAMP_RE = re.compile(r"^timestamp(\(\d+\))? without time zone$")
+_TIMESTAMPTZ_RE = re.compile(r"^timestamp(\(\d+\))? with time zone$")
 _JSON_TYPES = {"json", "jsonb"}
 
 Converter = Callable[[Any], Any]
@@ -137,8 +138,28 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _strip_z(value: Any) -> Any:
-    return value[:-1] if isinstance(value, str) and value.endswith("Z") else value
+_EXPANDED_YEAR_RE = re.compile(r"^([+-])(\d{4,})(-.*)$")
+
+
+def _timestamp_input(value: str) -> str:
+    """The export's timestamp text as PostgreSQL reads it: a signed (expanded) year becomes AD/BC."""
+    found = _EXPANDED_YEAR_RE.match(value)
+    if found is None:
+        return value  # ISO 8601 in years 1-9999, or infinity / -infinity
+    sign, digits, rest = found.groups()
+    year = int(digits) * (-1 if sign == "-" else 1)
+    return f"{1 - year:04d}{rest} BC" if year <= 0 else f"{year}{rest}"
+
+
+def _timestamp(value: Any) -> Any:
+    """timestamp without time zone: the text without its `Z`."""
+    if not isinstance(value, str):
+        return value
+    return _timestamp_input(value[:-1] if value.endswith("Z") else value)
+
+
+def _timestamptz(value: Any) -> Any:
+    return _timestamp_input(value) if isinstance(value, str) else value
 
 
 def _from_base64(value: Any) -> Any:
@@ -164,13 +185,20 @@ def converter_for(type_: str) -> Converter:
     while base.endswith("[]"):
         base = base[:-2]
     if is_array:
-        return _json_array if base in _JSON_TYPES else _array
+        if base in _JSON_TYPES:
+            return _json_array
+        if _TIMESTAMP_RE.match(base) or _TIMESTAMPTZ_RE.match(base):
+            element = _timestamp if _TIMESTAMP_RE.match(base) else _timestamptz
+            return lambda value: array_literal(value, element) if isinstance(value, list) else value
+        return _array
     if base in _JSON_TYPES:
         return _to_json
     if base == "bytea":
         return _from_base64
     if _TIMESTAMP_RE.match(base):
-        return _strip_z
+        return _timestamp
+    if _TIMESTAMPTZ_RE.match(base):
+        return _timestamptz
     return _identity
 
 

@@ -5,7 +5,10 @@ projected so that its JSON form is the one the spec asks for:
 
 - numeric and money → exact decimal strings (money via numeric: never its
   locale-formatted text);
-- timestamp → ISO 8601 UTC with `Z`, fractional seconds as stored;
+- timestamp → ISO 8601 UTC with `Z`, fractional seconds as stored; `infinity` and
+  `-infinity` as those words; a year outside 1-9999 in ISO 8601's expanded form
+  with a sign and astronomical numbering (1 BC is `+0000`, 2 BC `-0001`,
+  10000 AD `+10000`);
 - bytea → base64 without line breaks;
 - json → jsonb (normalised, so a row never contains a raw newline);
 - everything else → PostgreSQL's own JSON (numbers, booleans, dates, arrays, jsonb).
@@ -28,7 +31,16 @@ COPY_OPTIONS = sql.SQL("(FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')")
 
 
 def _utc_text(value: sql.Composable) -> sql.Composable:
-    return sql.SQL("(to_json({})#>>'{{}}') || 'Z'").format(value)
+    """`value` (a timestamp, in UTC) as the export's text: see the module docstring."""
+    return sql.SQL(
+        "CASE WHEN {0} >= '0001-01-01' AND {0} < '10000-01-01' THEN (to_json({0})#>>'{{}}') || 'Z' "
+        "WHEN NOT isfinite({0}) THEN {0}::text "
+        "ELSE (SELECT CASE WHEN y < 0 THEN '-' ELSE '+' END "
+        "|| lpad(abs(y)::text, greatest(4, length(abs(y)::text)), '0') "
+        "|| regexp_replace(replace(to_json({0})#>>'{{}}', ' BC', ''), '^[0-9]+', '') || 'Z' "
+        "FROM (SELECT CASE WHEN extract(year FROM {0}) < 0 THEN extract(year FROM {0})::int + 1 "
+        "ELSE extract(year FROM {0})::int END AS y) AS astronomical) END"
+    ).format(value)
 
 
 def _each_element(ident: sql.Composable, element: sql.Composable) -> sql.Composable:

@@ -128,8 +128,9 @@ def _check_decimals(tables: dict[str, pl.DataFrame]) -> None:
 
 def _check_timestamps(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
     for column in columns:
-        unparsed = _parsed_timestamp(column).is_null()
-        _first_bad_value(frame, "campaigns", column, unparsed, "an ISO 8601 UTC timestamp")
+        # infinity, -infinity and expanded years (see json_rows) are refused: a BSON date holds none of them
+        unusable = _parsed_timestamp(column).is_null() | ~_parsed_timestamp(column).dt.year().is_between(1, 9999)
+        _first_bad_value(frame, "campaigns", column, unusable, "an ISO 8601 UTC timestamp in years 1-9999")
 
 
 def _first_bad_value(frame: pl.DataFrame, table: str, column: str, is_bad: pl.Expr, expected: str) -> None:

@@ -48,6 +48,11 @@ def test_converters_keep_exact_values() -> None:
     convert = converter_for("timestamp(3) without time zone")
     assert convert("2025-03-01T05:00:00.1Z") == "2025-03-01T05:00:00.1"
     assert converter_for("timestamp with time zone")("2025-03-01T05:00:00Z") == "2025-03-01T05:00:00Z"
+    assert converter_for("timestamp without time zone")("-0043-03-15T10:00:00.25Z") == "0044-03-15T10:00:00.25 BC"
+    assert converter_for("timestamp with time zone")("+0000-01-01T00:00:00Z") == "0001-01-01T00:00:00Z BC"
+    assert converter_for("timestamp with time zone")("+10000-01-01T00:00:00Z") == "10000-01-01T00:00:00Z"
+    assert converter_for("timestamp without time zone")("infinity") == "infinity"
+    assert converter_for("timestamp without time zone[]")(["-infinity", None]) == '{"-infinity",NULL}'
     assert converter_for("bytea")("AAEC/w==") == b"\x00\x01\x02\xff"
     assert converter_for("bytea")(None) is None
     assert converter_for("money")("-0.01") == "-0.01"
@@ -138,6 +143,48 @@ def test_unusual_types_survive_restore_and_export(
     schema_first = json.loads((first / "schema.json").read_text())
     schema_second = json.loads((second / "schema.json").read_text())
     assert schema_second["tables"] == schema_first["tables"]
+
+
+SPECIAL_TIMES = """
+CREATE TABLE media_tool.special_times (id integer PRIMARY KEY, ts timestamp, tz timestamptz, ta timestamp[]);
+INSERT INTO media_tool.special_times VALUES
+ (1, 'infinity', 'infinity', ARRAY['-infinity'::timestamp, NULL]),
+ (2, '-infinity', '-infinity', '{}'),
+ (3, '0001-01-01 00:00:00 BC', '0001-01-01 00:00:00+00 BC', ARRAY['0044-03-15 10:00:00.25 BC'::timestamp]),
+ (4, '0044-03-15 10:00:00.25 BC', '0002-06-01 12:00:00+00 BC', NULL),
+ (5, '10000-01-01 00:00:00', '12345-06-07 08:09:10.5+00', ARRAY['10000-01-01'::timestamp]),
+ (6, '0001-01-01 00:00:00', '9999-12-31 23:59:59.999999+00', ARRAY['2025-01-01 00:00:00.5'::timestamp]);
+"""
+SPECIAL_TIMES_JSON = [
+    {"id": 1, "ts": "infinity", "tz": "infinity", "ta": ["-infinity", None]},
+    {"id": 2, "ts": "-infinity", "tz": "-infinity", "ta": []},
+    {"id": 3, "ts": "+0000-01-01T00:00:00Z", "tz": "+0000-01-01T00:00:00Z", "ta": ["-0043-03-15T10:00:00.25Z"]},
+    {"id": 4, "ts": "-0043-03-15T10:00:00.25Z", "tz": "-0001-06-01T12:00:00Z", "ta": None},
+    {"id": 5, "ts": "+10000-01-01T00:00:00Z", "tz": "+12345-06-07T08:09:10.5Z", "ta": ["+10000-01-01T00:00:00Z"]},
+    {"id": 6, "ts": "0001-01-01T00:00:00Z", "tz": "9999-12-31T23:59:59.999999Z", "ta": ["2025-01-01T00:00:00.5Z"]},
+]
+
+
+def test_special_timestamps_have_one_json_form_and_round_trip(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path
+) -> None:
+    restore_postgres_from_raw(admin_uri, source_exports.stage_dir("raw", TS), target_database)
+    with psycopg.connect(with_database(admin_uri, target_database), autocommit=True) as conn:
+        conn.execute(SPECIAL_TIMES)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    source = {"kind": "demo", "dump": None}
+    export_raw(with_database(admin_uri, target_database), "media_tool", first, TS, source=source)
+    assert json.loads((first / "special_times.json").read_text()) == SPECIAL_TIMES_JSON
+    again = target_database + "_2"
+    drop_database(admin_uri, again)
+    try:
+        assert restore_postgres_from_raw(admin_uri, first, again)["special_times"] == 6
+        export_raw(with_database(admin_uri, again), "media_tool", second, TS, source=source)
+    finally:
+        drop_database(admin_uri, again)
+    assert (second / "special_times.json").read_bytes() == (first / "special_times.json").read_bytes()
 
 
 def _corrupt(raw_dir: Path, tmp_path: Path, table: str, edit: str) -> Path:

@@ -699,6 +699,20 @@ def test_bad_decimal_names_table_column_and_row(
     assert str(caught.value) == expected
 
 
+@pytest.mark.parametrize("value", ["infinity", "-infinity", "-0043-03-15T10:00:00Z", "+10000-01-01T00:00:00Z"])
+def test_a_special_campaign_date_is_refused_with_one_line_naming_the_row(
+    raw_dir: Path, raw_tables: dict[str, list[dict[str, Any]]], value: str
+) -> None:
+    raw_tables["campaigns"][0]["flight_date"] = value
+    write_raw_table(raw_dir / "campaigns.json", raw_tables["campaigns"])
+    with pytest.raises(RawTableError) as caught:
+        transform(raw_dir)
+    assert str(caught.value) == (
+        f"raw table campaigns: column flight_date of row {C1} is not an ISO 8601 UTC timestamp in years 1-9999: "
+        f"{value!r}"
+    )
+
+
 def test_bad_line_item_decimal_is_refused(raw_dir: Path, raw_tables: dict[str, list[dict[str, Any]]]) -> None:
     raw_tables["line_items"][3]["target_margin"] = "1e-5"
     write_raw_table(raw_dir / "line_items.json", raw_tables["line_items"])
