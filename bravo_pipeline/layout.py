@@ -66,7 +66,8 @@ def _exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` of this host still exists."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -215,7 +216,7 @@ def _is_dead_writer(name: str, mark: str, path: Path) -> bool:
             return time.time() - path.stat().st_mtime > FOREIGN_STAGING_MAX_AGE_SECONDS
         except FileNotFoundError:
             return False
-    return not pid_text.isdigit() or not _pid_alive(int(pid_text))
+    return not pid_text.isdigit() or not pid_alive(int(pid_text))
 
 
 def sweep_hidden(parent: Path) -> list[Path]:

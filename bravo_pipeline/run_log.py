@@ -11,6 +11,7 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bravo_pipeline.timestamps import validate_timestamp
 from bravo_pipeline.uris import known_secrets, scrub
@@ -39,14 +40,17 @@ def innermost_cause(error: object) -> str:
     return text if sep and cls_name and kind.endswith(cls_name) else line
 
 
-def check_line(data: object) -> str:
+def check_text(asset: str, name: str, passed: bool, severity: str, description: str) -> str:
     """`raw/export_summary raw_completeness: passed` (or warning / FAILED, with the description)."""
-    asset = data.asset_key.to_user_string()  # type: ignore[attr-defined]
-    name = data.check_name  # type: ignore[attr-defined]
-    if data.passed:  # type: ignore[attr-defined]
+    if passed:
         return f"{asset} {name}: passed"
-    mark = "warning" if data.severity.value == "WARN" else "FAILED"  # type: ignore[attr-defined]
-    return f"{asset} {name}: {mark} - {data.description or ''}"  # type: ignore[attr-defined]
+    return f"{asset} {name}: {'warning' if severity == 'WARN' else 'FAILED'} - {description}"
+
+
+def check_line(data: Any) -> str:
+    """check_text of Dagster's AssetCheckEvaluation."""
+    return check_text(data.asset_key.to_user_string(), data.check_name, data.passed, data.severity.value,
+                      data.description or "")
 
 
 def _requested(run_id: str) -> str:

@@ -26,8 +26,9 @@ from typing import Any
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from bravo_pipeline.layout import pid_alive
 from bravo_pipeline.partitions import IN_FLIGHT, PARTITION_TAG, register_partition
-from bravo_pipeline.run_log import innermost_cause
+from bravo_pipeline.run_log import check_text, innermost_cause
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
@@ -62,23 +63,13 @@ def process_tags() -> dict[str, str]:
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def mark_dead_runs(dagster_instance: DagsterInstance) -> list[str]:
     """Mark failed the runs of this host whose process died (run monitoring does it where a daemon runs)."""
     host = socket.gethostname()
     marked = []
     for run in dagster_instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT, tags={HOST_TAG: host})):
         pid = (run.tags or {}).get(PID_TAG, "")
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             dagster_instance.report_run_failed(run, f"its process (pid {pid} on {host}) died")
             if dagster_instance.event_log_storage.supports_global_concurrency_limits:
                 # what the daemon's run monitoring does for finished runs: give back their pool slots
@@ -100,11 +91,14 @@ class CheckLine:
     severity: str
     description: str
 
+    @classmethod
+    def of(cls, data: Any) -> CheckLine:
+        """From Dagster's AssetCheckEvaluation."""
+        return cls(data.asset_key.to_user_string(), data.check_name, data.passed, data.severity.value,
+                   data.description or "")
+
     def __str__(self) -> str:
-        if self.passed:
-            return f"{self.asset} {self.name}: passed"
-        mark = "warning" if self.severity == "WARN" else "FAILED"
-        return f"{self.asset} {self.name}: {mark} - {self.description}"
+        return check_text(self.asset, self.name, self.passed, self.severity, self.description)
 
 
 @dataclass(frozen=True)
@@ -144,9 +138,7 @@ def run_outcome(dagster_instance: DagsterInstance, run_id: str) -> RunOutcome:
         elif event.event_type == DagsterEventType.RUN_FAILURE and run_failure is None:
             run_failure = getattr(event.event_specific_data, "error", None) or event.message
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-            data = event.asset_check_evaluation_data
-            evaluations.append((event.step_key, CheckLine(data.asset_key.to_user_string(), data.check_name,
-                                                          data.passed, data.severity.value, data.description or "")))
+            evaluations.append((event.step_key, CheckLine.of(event.asset_check_evaluation_data)))
     success = run is not None and run.status == DagsterRunStatus.SUCCESS
     failure = None
     if not success:
@@ -171,7 +163,7 @@ def latest_checks(dagster_instance: DagsterInstance, ts: str) -> list[CheckLine]
             data = record.event_log_entry.dagster_event.asset_check_evaluation_data
             key = (data.asset_key.to_user_string(), data.check_name)
             if key not in found:
-                found[key] = CheckLine(key[0], key[1], data.passed, data.severity.value, data.description or "")
+                found[key] = CheckLine.of(data)
     return [found[key] for key in sorted(found)]
 
 

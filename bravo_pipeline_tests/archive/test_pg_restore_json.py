@@ -116,13 +116,14 @@ INSERT INTO media_tool.exotic VALUES
 """
 
 
-def test_unusual_types_survive_restore_and_export(
-    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path
-) -> None:
+def _export_restore_export(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path, *statements: str
+) -> tuple[Path, Path, dict[str, int]]:
+    """The demo plus `statements`, exported; that export restored and exported again: (first, second, counts)."""
     restore_postgres_from_raw(admin_uri, source_exports.stage_dir("raw", TS), target_database)
     with psycopg.connect(with_database(admin_uri, target_database), autocommit=True) as conn:
-        conn.execute(EXOTIC_TABLE)
-        conn.execute(EXOTIC_ROWS)
+        for statement in statements:
+            conn.execute(statement)
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
@@ -132,10 +133,18 @@ def test_unusual_types_survive_restore_and_export(
     drop_database(admin_uri, again)
     try:
         counts = restore_postgres_from_raw(admin_uri, first, again)
-        assert counts["exotic"] == 2
         export_raw(with_database(admin_uri, again), "media_tool", second, TS, source=source)
     finally:
         drop_database(admin_uri, again)
+    return first, second, counts
+
+
+def test_unusual_types_survive_restore_and_export(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path
+) -> None:
+    first, second, counts = _export_restore_export(source_exports, admin_uri, target_database, tmp_path,
+                                                   EXOTIC_TABLE, EXOTIC_ROWS)
+    assert counts["exotic"] == 2
     assert (second / "exotic.json").read_bytes() == (first / "exotic.json").read_bytes()
     for path in first.glob("*.json"):
         if path.name not in ("export-summary.json", "schema.json"):
@@ -168,22 +177,10 @@ SPECIAL_TIMES_JSON = [
 def test_special_timestamps_have_one_json_form_and_round_trip(
     source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path
 ) -> None:
-    restore_postgres_from_raw(admin_uri, source_exports.stage_dir("raw", TS), target_database)
-    with psycopg.connect(with_database(admin_uri, target_database), autocommit=True) as conn:
-        conn.execute(SPECIAL_TIMES)
-    first, second = tmp_path / "first", tmp_path / "second"
-    first.mkdir()
-    second.mkdir()
-    source = {"kind": "demo", "dump": None}
-    export_raw(with_database(admin_uri, target_database), "media_tool", first, TS, source=source)
+    first, second, counts = _export_restore_export(source_exports, admin_uri, target_database, tmp_path,
+                                                   SPECIAL_TIMES)
     assert json.loads((first / "special_times.json").read_text()) == SPECIAL_TIMES_JSON
-    again = target_database + "_2"
-    drop_database(admin_uri, again)
-    try:
-        assert restore_postgres_from_raw(admin_uri, first, again)["special_times"] == 6
-        export_raw(with_database(admin_uri, again), "media_tool", second, TS, source=source)
-    finally:
-        drop_database(admin_uri, again)
+    assert counts["special_times"] == 6
     assert (second / "special_times.json").read_bytes() == (first / "special_times.json").read_bytes()
 
 
