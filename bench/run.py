@@ -68,7 +68,7 @@ from bravo_pipeline.mongo.store import open_embedded
 from bravo_pipeline.quality import checks as q
 outcomes = [q.raw_completeness(RAW), q.referential_integrity(RAW),
             q.schema_drift(q.load_schema(RAW), q.load_schema(RAW), q.used_columns_of_transform()),
-            q.transform_conservation(RAW, TRANSFORMED)]
+            q.transform_conservation(RAW, TRANSFORMED), q.mongodb_loadable(TRANSFORMED)]
 store = open_embedded(MONGO)
 outcomes.append(q.mongodb_version(store, f"mediatool_{TS}", TRANSFORMED))
 store.close()

@@ -117,6 +117,24 @@ def transform_conservation(
 
 
 @asset_check(
+    asset=CAMPAIGNS_KEY,
+    name="mongodb_loadable",
+    partitions_def=export_partitions,
+    blocking=True,
+    description=(
+        "Nothing MongoDB would refuse: every campaign has a campaignNumber of its own (the unique "
+        "index), fits in 16 MiB of BSON, and has no key starting with $ or holding a . or NUL. "
+        "Blocking, and run only with the MongoDB load: a failure stops it before any write."
+    ),
+)
+def mongodb_loadable(
+    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+) -> AssetCheckResult:
+    ts = export_timestamp(context)
+    return _result(quality.mongodb_loadable(exports_io_manager.local_stage("transformed", ts)))
+
+
+@asset_check(
     asset=VERSION_KEY,
     name="mongodb_matches_transformed",
     partitions_def=export_partitions,
@@ -159,7 +177,9 @@ ALL_CHECKS = [
     referential_integrity,
     schema_drift,
     transform_conservation,
+    mongodb_loadable,
     mongodb_matches_transformed,
     export_verified,
 ]
 ON_DEMAND_CHECKS = [export_verified]  # not run by the export and transform jobs
+LOAD_GATE_CHECKS = [mongodb_loadable]  # run only when the run loads MongoDB

@@ -28,7 +28,7 @@ from bravo_pipeline.assets.reports import changes_report
 from bravo_pipeline.assets.source import source_database
 from bravo_pipeline.assets.transformed import transformed_campaigns
 from bravo_pipeline.automation import cleanup_job, daily_cleanup_schedule, scheduled_export_sensor
-from bravo_pipeline.checks import ALL_CHECKS, ON_DEMAND_CHECKS
+from bravo_pipeline.checks import ALL_CHECKS, LOAD_GATE_CHECKS, ON_DEMAND_CHECKS
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource, TimestampClaim
@@ -137,10 +137,13 @@ def executor(settings: Settings) -> ExecutorDefinition:
 
 
 def checks_in_runs(asset_keys: list[AssetKey]) -> set[AssetCheckKey]:
-    """The checks a run of these assets executes: every check on them but the on-demand ones."""
-    on_demand = {key for check in ON_DEMAND_CHECKS for key in check.check_keys}
+    """The checks a run of these assets executes: every check on them but the on-demand ones,
+    and the MongoDB load's gate only with the load."""
+    left_out = {key for check in ON_DEMAND_CHECKS for key in check.check_keys}
+    if mongodb_version.key not in asset_keys:
+        left_out |= {key for check in LOAD_GATE_CHECKS for key in check.check_keys}
     return {key for check in ALL_CHECKS for key in check.check_keys
-            if key.asset_key in asset_keys and key not in on_demand}
+            if key.asset_key in asset_keys and key not in left_out}
 
 
 OWNERS = ["team:data-engineering"]

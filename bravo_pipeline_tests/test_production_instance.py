@@ -91,5 +91,6 @@ def test_full_graph_for_two_partitions_with_the_multiprocess_executor(
         ).fetchall()
         assert {(name, partition) for name, partition, _ in checks} >= {
             (name, ts) for ts in (TS1, TS2)
-            for name in ("raw_completeness", "transform_conservation", "mongodb_matches_transformed")
+            for name in ("raw_completeness", "transform_conservation", "mongodb_loadable",
+                         "mongodb_matches_transformed")
         }

@@ -1,6 +1,8 @@
 """The embedded on-disk store: litemongo, a pymongo-compatible client over SQLite files.
 
-One correction to it: its renameCollection with dropTarget first empties the
+Two corrections to it. It stores a document of any size, where a server refuses
+one over 16 MiB of BSON: here it raises pymongo's DocumentTooLarge, as pymongo
+does before sending such a document to a server. And its renameCollection with dropTarget first empties the
 target and then copies the source in, so a reader in between sees an empty
 collection. Its storage layer's rename already replaces the target in one
 SQLite transaction, so that is what a rename over an existing target uses here.
@@ -13,7 +15,24 @@ from typing import Any
 
 import litemongo
 import litemongo.client
+import litemongo.sqlite_store
 from litemongo._vendor.mongomock.database import Database
+from pymongo.errors import DocumentTooLarge
+
+from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES
+
+_store_encoded = litemongo.sqlite_store.TableDict._encode_doc
+
+
+def _encode_within_server_limit(self: Any, doc: dict) -> bytes:
+    encoded = _store_encoded(self, doc)
+    if len(encoded) > MAX_BSON_DOCUMENT_BYTES:
+        raise DocumentTooLarge(f"BSON document too large ({len(encoded)} bytes) - the connected server "
+                               f"supports BSON document sizes up to {MAX_BSON_DOCUMENT_BYTES} bytes.")
+    return encoded
+
+
+litemongo.sqlite_store.TableDict._encode_doc = _encode_within_server_limit  # type: ignore[method-assign]
 
 
 class _AtomicRenameDatabase(Database):

@@ -28,10 +28,10 @@ from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, P
 
 from bravo_pipeline.exact import EXACT
 from bravo_pipeline.mongo.embedded import embedded_client, embedded_count
+from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES
 from bravo_pipeline.uris import mongodb_label
 
 SERVER_SELECTION_TIMEOUT_MS = 3_000
-MAX_BSON_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from bravo_pipeline.integrity import (
     verify_stage,
 )
 from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.mongo.limits import oversized_bytes, refused_keys
 from bravo_pipeline.mongo.store import DocumentStore
 from bravo_pipeline.names import CAMPAIGNS_FILE, SCHEMA_FILE, table_filename
 from bravo_pipeline.names import EXPORT_SUMMARY_FILE as RAW_SUMMARY_FILE
@@ -465,6 +466,90 @@ def transform_conservation(raw_dir: Path, transformed_dir: Path) -> CheckOutcome
         return CheckOutcome(False, "ERROR", text, metadata)
     return CheckOutcome(True, "ERROR", "Every raw campaign, strategy and line item is accounted for, "
                         "and the budget sum equals the targetAmount sum.", metadata)
+
+
+# --- 4b. what MongoDB would refuse ------------------------------------------------------------
+
+_NUMBER_FIELDS = {"_id": pl.String(), "campaignNumber": pl.String()}
+
+
+@dataclass
+class _Refusals:
+    numbers: list[pl.DataFrame]
+    oversized: dict[str, int]
+    keys: dict[str, list[str]]
+
+    def add_lines(self, lines: list[bytes]) -> None:
+        self.numbers.append(pl.read_ndjson(b"\n".join(lines), schema=_NUMBER_FIELDS))
+        if not refused_keys(b"".join(lines)):
+            return
+        for line in lines:
+            if found := refused_keys(line):
+                self.keys[str(json.loads(line).get("_id"))] = found
+
+
+def _scan_for_refusals(campaigns_file: Path, digest: FileDigest | None) -> _Refusals:
+    found = _Refusals([], {}, {})
+    batch: list[bytes] = []
+    for line in verified_lines(campaigns_file, digest):
+        if not line.startswith(b"{"):
+            continue
+        text = line.rstrip().removesuffix(b",")
+        if (size := oversized_bytes(text)) is not None:
+            found.oversized[str(json.loads(text).get("_id"))] = size
+        batch.append(text)
+        if len(batch) == DOCUMENT_BATCH_LINES:
+            found.add_lines(batch)
+            batch = []
+    if batch:
+        found.add_lines(batch)
+    return found
+
+
+def _refusal_problems(found: _Refusals, metadata: dict[str, object]) -> list[str]:
+    numbers = pl.concat(found.numbers) if found.numbers else pl.DataFrame(schema=_NUMBER_FIELDS)
+    unnumbered = numbers.filter(pl.col("campaignNumber").is_null() | (pl.col("campaignNumber") == ""))
+    repeated = (numbers.filter(pl.col("campaignNumber").is_not_null() & (pl.col("campaignNumber") != ""))
+                .group_by("campaignNumber").agg(pl.col("_id").sort())
+                .filter(pl.col("_id").list.len() > 1).sort("campaignNumber"))
+    duplicates = {row["campaignNumber"]: row["_id"] for row in repeated.head(MAX_EXAMPLES).iter_rows(named=True)}
+    metadata.update(documents=numbers.height, duplicate_campaign_numbers=repeated.height,
+                    duplicate_examples=duplicates, documents_without_campaign_number=unnumbered.height,
+                    without_campaign_number_examples=_examples(unnumbered.get_column("_id").to_list()),
+                    oversized_documents=dict(sorted(found.oversized.items())[:MAX_EXAMPLES]),
+                    refused_keys=dict(sorted(found.keys.items())[:MAX_EXAMPLES]))
+    problems = []
+    if repeated.height:
+        shown = "; ".join(f"{number} on {', '.join(ids)}" for number, ids in duplicates.items())
+        more = f" and {repeated.height - len(duplicates)} more" if repeated.height > len(duplicates) else ""
+        problems.append(f"{_plural(repeated.height, 'campaignNumber')} on more than one campaign "
+                        f"({shown}{more})")
+    if unnumbered.height:
+        problems.append(f"{_plural(unnumbered.height, 'campaign')} without a campaignNumber "
+                        f"({', '.join(_examples(unnumbered.get_column('_id').to_list()))})")
+    for document_id, size in sorted(found.oversized.items())[:MAX_EXAMPLES]:
+        problems.append(f"campaign {document_id} is {size} bytes of BSON, over the 16 MiB limit")
+    for document_id, keys in sorted(found.keys.items())[:MAX_EXAMPLES]:
+        problems.append(f"campaign {document_id} has key(s) {', '.join(repr(key) for key in keys)}, which "
+                        "MongoDB refuses or cannot query (a $ first, a . or a NUL)")
+    return problems
+
+
+def mongodb_loadable(transformed_dir: Path) -> CheckOutcome:
+    """Nothing in campaigns.json that MongoDB would refuse (see mongo/limits.py): checked before the load."""
+    if missing := _transformed_missing(transformed_dir):
+        return missing
+    try:
+        _, transformed = load_manifest(transformed_dir, "transformed")
+        found = _scan_for_refusals(transformed_dir / CAMPAIGNS_FILE, transformed.files[CAMPAIGNS_FILE])
+    except IntegrityError as error:
+        return CheckOutcome(False, "ERROR", f"Cannot check what MongoDB would refuse: {error}.", {})
+    metadata: dict[str, object] = {}
+    if problems := _refusal_problems(found, metadata):
+        return CheckOutcome(False, "ERROR", "MongoDB would refuse these campaigns, so nothing was loaded: "
+                            + "; ".join(problems) + ".", metadata)
+    return CheckOutcome(True, "ERROR", "Every campaign has its own campaignNumber, fits in 16 MiB and has "
+                        "keys MongoDB accepts.", metadata)
 
 
 # --- 5. MongoDB version ------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def test_export_records_every_check_per_partition(pipeline_env: dict[str, str], 
     assert cli.main(["export", "--timestamp", TS1]) == 0
     out = capsys.readouterr().out
     for name in ("raw_completeness", "referential_integrity", "schema_drift", "transform_conservation",
-                 "mongodb_matches_transformed"):
+                 "mongodb_loadable", "mongodb_matches_transformed"):
         assert name in out
     assert "raw/export_summary raw_completeness: passed" in out
     assert "transformed/campaigns transform_conservation: passed" in out
@@ -81,3 +81,37 @@ def test_schema_drift_against_the_previous_export(pipeline_env: dict[str, str], 
     cli.main(["export", "--timestamp", TS2, "--no-mongo"])
     out = capsys.readouterr().out
     assert "raw/export_summary schema_drift: FAILED - " in out and "budget" in out
+
+
+def test_duplicate_campaign_numbers_stop_the_export_before_any_mongodb_write(
+    admin_uri: str, pipeline_env: dict[str, str]
+) -> None:
+    import psycopg
+
+    from bravo_pipeline.mongo.store import open_embedded
+    from bravo_pipeline_tests.conftest import one_line_error, run_cli
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS duplicate_numbers WITH (FORCE)")
+        conn.execute("CREATE DATABASE duplicate_numbers TEMPLATE media_tool_demo")
+    uri = admin_uri.rsplit("/", 1)[0] + "/duplicate_numbers"
+    try:
+        with psycopg.connect(uri, autocommit=True) as conn:  # the source has no unique constraint on it
+            ids = [row[0] for row in conn.execute("SELECT id FROM media_tool.campaigns ORDER BY id LIMIT 2")]
+            conn.execute("UPDATE media_tool.campaigns SET campaign_number = 'CN-TWICE' WHERE id = ANY(%s)", [ids])
+        done = run_cli({**pipeline_env, "BRAVO_SOURCE_URI": uri}, "export", "--timestamp", TS1)
+    finally:
+        with psycopg.connect(admin_uri, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS duplicate_numbers WITH (FORCE)")
+    line = one_line_error(done)
+    assert "mongodb_loadable" in line and f"CN-TWICE on {ids[0]}, {ids[1]}" in line, line
+    assert "transform_conservation" not in line
+    assert "transformed/campaigns mongodb_loadable: FAILED - " in done.stdout
+    exports = Path(pipeline_env["BRAVO_EXPORTS_DIR"])
+    assert (exports / "transformed" / TS1 / "campaigns.json").is_file()  # the files stay, for a look
+    assert not (exports / "mongodb-versions.json").exists()
+    store = open_embedded(Path(pipeline_env["BRAVO_STATE_DIR"]) / "mongodb")
+    try:
+        assert f"mediatool_{TS1}" not in store.database_names()
+    finally:
+        store.close()

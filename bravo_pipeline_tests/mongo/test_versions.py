@@ -10,7 +10,7 @@ import pytest
 from bson.decimal128 import Decimal128
 
 from bravo_pipeline.integrity import IntegrityError
-from bravo_pipeline.mongo.store import MongoStore, StoreError, connect_server
+from bravo_pipeline.mongo.store import MongoStore, StoreError, connect_server, open_embedded
 from bravo_pipeline.mongo.versions import load_version, promote_version
 
 from .conftest import campaign, write_transformed
@@ -60,6 +60,22 @@ def test_a_rejected_document_is_named_and_the_previous_version_stays(
     with pytest.raises(StoreError, match=f"document {documents[2]['_id']} rejected by MongoDB"):
         load_version(store, bad, TS1)
     assert store.exact_count("mediatool_20250622-072114", "campaigns") == 4
+
+
+def test_the_embedded_store_refuses_a_document_over_16_mib_like_a_server(tmp_path: Path, make_export) -> None:
+    store = open_embedded(tmp_path / "mongodb")
+    try:
+        load_version(store, make_export(TS1, 4), TS1)
+        documents = [campaign(TS1, n) for n in range(6)]
+        documents[3]["name"] = "x" * (16 * 1024 * 1024)  # the name alone fills the limit
+        bad = write_transformed(tmp_path / "bad", TS1, documents)
+        with pytest.raises(StoreError, match=rf"document {documents[3]['_id']} rejected by MongoDB: "
+                                             r"\d+ bytes is over the 16 MB limit"):
+            load_version(store, bad, TS1)
+        assert store.exact_count("mediatool_20250622-072114", "campaigns") == 4
+        assert store.collection_names("mediatool_20250622-072114") == ["bravo_version", "campaigns"]
+    finally:
+        store.close()
 
 
 def test_count_is_what_the_collection_holds_against_the_summary(store: MongoStore, tmp_path: Path) -> None:

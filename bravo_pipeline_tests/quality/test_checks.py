@@ -21,6 +21,7 @@ from bravo_pipeline.quality.checks import (
     TRADER_REFERENCE,
     CheckOutcome,
     load_schema,
+    mongodb_loadable,
     mongodb_version,
     previous_export,
     raw_completeness,
@@ -396,6 +397,63 @@ def test_an_uncounted_orphan_breaks_conservation(raw_dir: Path, transformed_dir:
     outcome = transform_conservation(raw_dir, transformed_dir)
     assert_outcome(outcome, False, "ERROR")
     assert "strategies" in outcome.description
+
+
+# --- 4b. what MongoDB would refuse --------------------------------------------------------------
+
+
+def test_a_real_transform_is_loadable(transformed_dir: Path) -> None:
+    outcome = mongodb_loadable(transformed_dir)
+    assert_outcome(outcome, True, "ERROR")
+    assert outcome.metadata["documents"] == len(read_rows(transformed_dir / "campaigns.json"))
+
+
+def test_duplicate_and_missing_campaign_numbers_are_named(transformed_dir: Path) -> None:
+    documents = read_rows(transformed_dir / "campaigns.json")
+    first, second, third, fourth = documents[:4]
+    second["campaignNumber"] = third["campaignNumber"] = first["campaignNumber"]
+    fourth["campaignNumber"] = None
+    write_rows(transformed_dir / "campaigns.json", documents)
+    refresh_summary(transformed_dir)
+    outcome = mongodb_loadable(transformed_dir)
+    assert_outcome(outcome, False, "ERROR")
+    ids = ", ".join(sorted([first["_id"], second["_id"], third["_id"]]))
+    assert f"1 campaignNumber on more than one campaign ({first['campaignNumber']} on {ids})" in outcome.description
+    assert f"1 campaign without a campaignNumber ({fourth['_id']})" in outcome.description
+    assert outcome.metadata["duplicate_examples"] == {first["campaignNumber"]: sorted(ids.split(", "))}
+
+
+def test_an_oversized_document_and_refused_keys_are_named(transformed_dir: Path) -> None:
+    documents = read_rows(transformed_dir / "campaigns.json")
+    big, keyed = documents[0], documents[1]
+    # 3 million short strings: about 9 MB of JSON, over 16 MiB as BSON (each element gets its index as key)
+    big["strategies"] = [{"lineItems": [], "tags": ["a"] * 3_000_000}]
+    keyed["price"]["$where"] = "1"
+    keyed["goals.kpi"] = None
+    write_rows(transformed_dir / "campaigns.json", documents)
+    refresh_summary(transformed_dir)
+    outcome = mongodb_loadable(transformed_dir)
+    assert_outcome(outcome, False, "ERROR")
+    assert f"campaign {big['_id']} is " in outcome.description and "over the 16 MiB limit" in outcome.description
+    assert f"campaign {keyed['_id']} has key(s) '$where', 'goals.kpi'" in outcome.description
+    assert outcome.metadata["oversized_documents"][big["_id"]] > 16 * 1024 * 1024
+
+
+def test_a_value_that_looks_like_a_refused_key_is_not_one(transformed_dir: Path) -> None:
+    documents = read_rows(transformed_dir / "campaigns.json")
+    documents[0]["name"] = 'x,"$a.b":{"c.d":1}'  # text quoting JSON keys: still one string value
+    documents[1]["goalsKpis"] = "$5.00 CPM"
+    write_rows(transformed_dir / "campaigns.json", documents)
+    refresh_summary(transformed_dir)
+    assert_outcome(mongodb_loadable(transformed_dir), True, "ERROR")
+
+
+def test_a_tampered_campaigns_file_is_not_judged(transformed_dir: Path) -> None:
+    path = transformed_dir / "campaigns.json"
+    path.write_bytes(path.read_bytes().replace(b"CN-", b"CX-", 1))
+    outcome = mongodb_loadable(transformed_dir)
+    assert_outcome(outcome, False, "ERROR")
+    assert outcome.description.startswith("Cannot check what MongoDB would refuse: ")
 
 
 # --- 5. MongoDB version -------------------------------------------------------------------------
