@@ -1,7 +1,8 @@
 """Rebuild a PostgreSQL database from a raw export (`raw/<ts>/*.json` + schema.json).
 
-The database is created empty, every table of schema.json is created with its
-exact column types, NOT NULL and primary key (defaults are not restored), and
+The database is created empty, the types schema.json records are created
+(enums, domains, extensions: see restore_types), every table of schema.json is
+created with its exact column types, NOT NULL and primary key (defaults are not restored), and
 each table file is streamed into its table with COPY, one line (one row) at a
 time: memory stays flat whatever the table size. JSON values are turned back
 into what PostgreSQL parses to the same stored value, so exporting the restored
@@ -38,6 +39,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bravo_pipeline.archive.restore_types import (
+    MAX_TYPE_TEXT,
+    TypeSpec,
+    TypeSpecError,
+    create_types,
+    read_type_specs,
+)
 from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.integrity import (
     FileDigest,
@@ -52,7 +60,6 @@ from bravo_pipeline.names import SCHEMA_FILE, UnsafeNameError, check_identifier,
 from bravo_pipeline.source.connection import SourceError, connect, describe_error
 from bravo_pipeline.source.databases import build_database
 
-MAX_TYPE_TEXT = 200
 _TIMESTAMP_RE = re.compile(r"^timestamp(\(\d+\))? without time zone$")
 _TIMESTAMPTZ_RE = re.compile(r"^timestamp(\(\d+\))? with time zone$")
 _JSON_TYPES = {"json", "jsonb"}
@@ -239,7 +246,8 @@ def _table_spec(name: str, entry: Any) -> _TableSpec:
     return _TableSpec(name, columns, tuple(primary_key), count)
 
 
-def read_schema(raw_dir: Path, contents: Manifest | None = None) -> list[_TableSpec]:
+def read_schema(raw_dir: Path, contents: Manifest | None = None) -> tuple[list[TypeSpec], list[_TableSpec]]:
+    """The types (in creation order) and the tables of schema.json, validated."""
     path = raw_dir / SCHEMA_FILE
     if not path.is_file():
         raise RestoreError(f"{path}: no schema.json in the raw export")
@@ -251,7 +259,11 @@ def read_schema(raw_dir: Path, contents: Manifest | None = None) -> list[_TableS
     tables = document.get("tables") if isinstance(document, dict) else None
     if not isinstance(tables, dict):
         raise RestoreError(f"{path}: no tables object")
-    return [_table_spec(name, entry) for name, entry in tables.items()]
+    try:
+        types = read_type_specs(document)
+    except TypeSpecError as error:
+        raise RestoreError(f"{SCHEMA_FILE}: {error}") from None
+    return types, [_table_spec(name, entry) for name, entry in tables.items()]
 
 
 # ---------------------------------------------------------------------------
@@ -378,14 +390,17 @@ def _one_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _restore_tables(uri: str, schema: str, tables: list[_TableSpec], raw_dir: Path,
+def _restore_tables(uri: str, schema: str, specs: tuple[list[TypeSpec], list[_TableSpec]], raw_dir: Path,
                     contents: Manifest) -> dict[str, int]:
     counts: dict[str, int] = {}
     current = "(schema)"
+    recorded_types, tables = specs
     try:
         with connect(uri, application_name="bravo-pipeline restore", autocommit=True) as conn:
             conn.execute("SET TIME ZONE 'UTC'")
             conn.execute("SET DateStyle = 'ISO'")
+            with_typmod = conn.info.server_version >= 170000
+            create_types(conn, recorded_types, lambda text: _server_rendering(conn, text, with_typmod))
             types = resolve_types(conn, tables)
             with conn.transaction():
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -400,6 +415,8 @@ def _restore_tables(uri: str, schema: str, tables: list[_TableSpec], raw_dir: Pa
                 checkpoint("restore:table-loaded")
     except RestoreError:
         raise
+    except TypeSpecError as error:
+        raise RestoreError(str(error)) from None
     except Exception as error:
         raise RestoreError(f"table {current}: {_one_line(error)}") from None
     return counts
@@ -416,13 +433,13 @@ def restore_postgres_from_raw(
     """
     try:
         _, contents = load_manifest(raw_dir, "raw")
-        tables = read_schema(raw_dir, contents)
+        specs = read_schema(raw_dir, contents)
     except IntegrityError as error:
         raise RestoreError(f"restore into {database} refused: {error}") from None
     counts: dict[str, int] = {}
 
     def build(uri: str) -> None:
-        counts.update(_restore_tables(uri, schema, tables, raw_dir, contents))
+        counts.update(_restore_tables(uri, schema, specs, raw_dir, contents))
 
     try:
         build_database(admin_uri, database, build, template="template0")

@@ -20,6 +20,7 @@ from typing import Literal
 
 from psycopg import sql
 
+from bravo_pipeline.source.catalog import outside_dependencies
 from bravo_pipeline.source.connection import SourceError, connect
 from bravo_pipeline.source.databases import build_database
 from bravo_pipeline.source.embedded_server import client_bin_dir
@@ -113,14 +114,37 @@ def stage_dump_file(source: Path, temp_dir: Path, ts: str) -> StagedDump:
     return StagedDump(target, dump_format, _size(target))
 
 
+def dump_selection(source_uri: str, schema: str) -> list[str]:
+    """pg_dump's options for `schema` and what its tables need outside it.
+
+    `--schema` alone leaves out extensions (even those in the schema) and the
+    types and functions of other schemas that columns, defaults and domains use:
+    the extensions come with `--extension`, the other schemas with their
+    definitions only (`--exclude-table-data`), never their tables' rows.
+    """
+    with connect(source_uri, autocommit=True) as conn:
+        extensions, schemas = outside_dependencies(conn, schema)
+    options = [f"--schema={_exact_pattern(schema)}"]
+    options += [f"--extension={_exact_pattern(name)}" for name in extensions]
+    for name in schemas:
+        options += [f"--schema={_exact_pattern(name)}", f"--exclude-table-data={_exact_pattern(name)}.*"]
+    return options
+
+
+def _exact_pattern(name: str) -> str:
+    """A pg_dump pattern matching exactly `name` (quoted: no wildcard, case and dots kept)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def run_pg_dump(source_uri: str, schema: str, temp_dir: Path, ts: str) -> StagedDump:
-    """pg_dump the source (custom format, no owners or privileges) into temp/."""
+    """pg_dump the source's schema and what it needs (custom format, no owners or privileges) into temp/."""
     temp_dir.mkdir(parents=True, exist_ok=True)
     target = temp_dump_path(temp_dir, ts, "custom")
+    selection = dump_selection(source_uri, schema)
     with client_environment(source_uri, "BRAVO_SOURCE_URI") as env:
         result = subprocess.run(
-            [_client("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-             f"--schema={schema}", f"--file={target}"],
+            [_client("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", *selection,
+             f"--file={target}"],
             env=env, capture_output=True, text=True, check=False,
         )
     if result.returncode != 0:

@@ -24,7 +24,7 @@ from bravo_pipeline.durable import EarlyWriteback
 from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.integrity import seal
 from bravo_pipeline.names import EXPORT_SUMMARY_FILE, SCHEMA_FILE, printable, table_filename
-from bravo_pipeline.source.catalog import Table, read_catalog, split_known
+from bravo_pipeline.source.catalog import Table, read_catalog, read_types, split_known
 from bravo_pipeline.source.connection import SourceError, connect, describe_error
 from bravo_pipeline.source.json_rows import copy_json_rows
 from bravo_pipeline.timestamps import iso_utc
@@ -106,10 +106,12 @@ def _begin_settings(conn: psycopg.Connection, label: str) -> None:
     conn.execute("SELECT set_config('application_name', %s, true)", [label])
 
 
-def schema_document(database: str, schema: str, files: list[TableFile]) -> dict[str, object]:
+def schema_document(database: str, schema: str, files: list[TableFile],
+                    types: list[dict[str, object]]) -> dict[str, object]:
     return {
         "database": database,
         "schema": schema,
+        "types": types,
         "tables": {
             item.table.name: {
                 "filename": item.filename,
@@ -222,6 +224,7 @@ def export_raw(
     try:
         database = conn.info.dbname
         tables, extra = split_known(read_catalog(conn, schema))
+        types = read_types(conn, schema)
         for name in extra:
             warn(f"table {printable(name)} is not one of the 27 known tables; exporting it too")
         if workers > 1:
@@ -232,7 +235,7 @@ def export_raw(
     finally:
         conn.close()
     files.sort(key=lambda item: item.table.name)
-    schema_file = write_json(target / SCHEMA_FILE, schema_document(database, schema, files))
+    schema_file = write_json(target / SCHEMA_FILE, schema_document(database, schema, files, types))
     seconds = time.perf_counter() - started
     summary = {
         "exportedAt": iso_utc(exported_at),

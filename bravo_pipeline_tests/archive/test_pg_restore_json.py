@@ -220,3 +220,93 @@ def test_existing_database_is_refused_and_kept(
     with pytest.raises(RestoreError, match=f"database {target_database} already exists"):
         restore_postgres_from_raw(admin_uri, source_exports.stage_dir("raw", TS), target_database)
     assert _database_exists(admin_uri, target_database)
+
+
+OWN_TYPES = [
+    "CREATE EXTENSION vector SCHEMA media_tool",
+    "CREATE EXTENSION citext",
+    "CREATE TYPE media_tool.mood AS ENUM ('sad', 'ok', 'happy, \"quoted\"')",
+    "ALTER TYPE media_tool.mood ADD VALUE 'meh' BEFORE 'ok'",  # sort order is not creation order
+    "CREATE DOMAIN media_tool.year AS integer CHECK (VALUE >= 1900 AND VALUE <= 2100)",
+    "CREATE DOMAIN media_tool.recent_year AS media_tool.year NOT NULL DEFAULT 2025 "
+    "CONSTRAINT after_2000 CHECK (VALUE > 2000)",
+    "CREATE DOMAIN media_tool.code AS varchar(8) CHECK (VALUE ~ '^[A-Z]+$')",
+    """CREATE TABLE media_tool.typed (id integer PRIMARY KEY, mood media_tool.mood, moods media_tool.mood[],
+       y media_tool.year, r media_tool.recent_year, c media_tool.code, e media_tool.vector(3), ci citext)""",
+    """INSERT INTO media_tool.typed VALUES
+       (1, 'meh', ARRAY['sad', 'happy, "quoted"']::media_tool.mood[], 1999, 2024, 'ABC', '[1,2.5,-3]', 'MiXeD'),
+       (2, NULL, '{}', NULL, 2001, NULL, NULL, NULL)""",
+]
+
+
+def _types_by_name(raw_dir: Path) -> dict[str, dict]:
+    return {entry["name"]: entry for entry in json.loads((raw_dir / "schema.json").read_text())["types"]}
+
+
+def test_enums_domains_and_extension_types_are_recorded_and_recreated(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path
+) -> None:
+    first, second, counts = _export_restore_export(source_exports, admin_uri, target_database, tmp_path,
+                                                   *OWN_TYPES)
+    types = _types_by_name(first)
+    assert list(types) == ["citext", "media_tool.code", "media_tool.mood", "media_tool.vector",
+                           "media_tool.year", "media_tool.recent_year"]  # a domain after its base
+    assert types["media_tool.mood"]["labels"] == ["sad", "meh", "ok", 'happy, "quoted"']
+    assert types["media_tool.vector"] | {"version": "v"} == {
+        "name": "media_tool.vector", "schema": "media_tool", "typeName": "vector", "kind": "extension",
+        "extension": "vector", "version": "v", "extensionSchema": "media_tool"}
+    assert types["media_tool.recent_year"] == {
+        "name": "media_tool.recent_year", "schema": "media_tool", "typeName": "recent_year", "kind": "domain",
+        "baseType": "media_tool.year", "notNull": True, "default": "2025",
+        "constraints": [{"name": "after_2000", "definition": "CHECK (((VALUE)::integer > 2000))"}]}
+    assert types["media_tool.code"]["baseType"] == "character varying(8)"
+    assert counts["typed"] == 2
+    assert _types_by_name(second) == types | {"media_tool.recent_year": {  # defaults are not restored
+        **types["media_tool.recent_year"], "default": None}}
+    for path in first.glob("*.json"):
+        if path.name not in ("export-summary.json", "schema.json"):
+            assert (second / path.name).read_bytes() == path.read_bytes(), path.name
+    assert json.loads((first / "typed.json").read_text())[0] == {
+        "id": 1, "mood": "meh", "moods": ["sad", 'happy, "quoted"'], "y": 1999, "r": 2024, "c": "ABC",
+        "e": "[1,2.5,-3]", "ci": "MiXeD"}
+
+
+def _crafted_types(raw_dir: Path, tmp_path: Path, entries: list[dict]) -> Path:
+    """A copy of the raw export whose schema.json records `entries` as its types, summary resealed."""
+    crafted = Path(shutil.copytree(raw_dir, tmp_path / "crafted"))
+    schema = json.loads((crafted / "schema.json").read_text())
+    schema["types"] = entries
+    (crafted / "schema.json").write_text(json.dumps(schema))
+    refresh_summary(crafted)
+    return crafted
+
+
+def _domain(definition: str, **extra: object) -> dict:
+    return {"name": "media_tool.evil", "schema": "media_tool", "typeName": "evil", "kind": "domain",
+            "baseType": "integer", "notNull": False, "default": None,
+            "constraints": [{"name": "c", "definition": definition}], **extra}
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    (_domain("CHECK ((VALUE > 0)); CREATE ROLE intruder SUPERUSER; --"), "multiple commands"),
+    (_domain("CHECK ((pg_sleep(0) IS NOT NULL))"), "restored row (pg_sleep(double precision))"),
+    (_domain("CHECK ((VALUE > 0)) DEFAULT 1"), "reads its definition otherwise"),
+    (_domain("NOT NULL"), "is not a CHECK"),
+    ({"name": "x", "schema": "media_tool", "typeName": "x", "kind": "extension", "extension": "dblink",
+      "version": "1.2", "extensionSchema": "media_tool"}, "type x is not a type of extension dblink"),
+    ({"name": "v", "schema": "public", "typeName": "vector", "kind": "extension", "extension": "vector",
+      "version": "0.0.1", "extensionSchema": "public"}, "extension vector 0.0.1 is not available"),
+    ({"name": "media_tool.pair", "schema": "media_tool", "typeName": "pair", "kind": "composite"},
+     "type media_tool.pair is a composite type, which restore --postgres cannot recreate"),
+])
+def test_a_crafted_type_is_refused_and_nothing_is_left(
+    source_exports: ExportsLayout, admin_uri: str, target_database: str, tmp_path: Path,
+    entry: dict, message: str
+) -> None:
+    crafted = _crafted_types(source_exports.stage_dir("raw", TS), tmp_path, [entry])
+    with pytest.raises(RestoreError, match=r"^(restore into \S+ failed: |schema\.json: )type ") as caught:
+        restore_postgres_from_raw(admin_uri, crafted, target_database)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    assert not _database_exists(admin_uri, target_database)
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'intruder'").fetchone() is None

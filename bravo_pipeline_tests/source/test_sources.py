@@ -95,6 +95,87 @@ def test_pg_dump_of_the_source_then_restore_keeping_the_dump(
     assert _tables_only(_export(restored.uri, tmp_path / "raw")) == _tables_only(reference)
 
 
+NEEDS_OUTSIDE_THE_SCHEMA = [
+    "CREATE EXTENSION vector SCHEMA media_tool",  # an extension inside the schema: --schema leaves it out
+    "CREATE EXTENSION citext",
+    "CREATE SCHEMA shared",
+    "CREATE TYPE shared.tier AS ENUM ('gold', 'silver')",
+    "CREATE FUNCTION shared.next_code() RETURNS text LANGUAGE sql AS $$ SELECT 'C-' || 1 $$",
+    "CREATE TABLE shared.unrelated (id int PRIMARY KEY, secret text)",
+    "INSERT INTO shared.unrelated VALUES (1, 'not part of the export')",
+    "CREATE DOMAIN media_tool.label AS citext CHECK (VALUE <> '')",
+    """CREATE TABLE media_tool.embedded_things (id int PRIMARY KEY, e media_tool.vector(2), t shared.tier,
+       l media_tool.label, code text DEFAULT shared.next_code())""",
+    "INSERT INTO media_tool.embedded_things VALUES (1, '[0.5,1]', 'gold', 'Ünïcode', DEFAULT), "
+    "(2, NULL, NULL, NULL, NULL)",
+]
+
+
+def test_the_pipelines_own_dump_carries_what_the_tables_need(
+    admin_uri: str, tmp_path: Path, cleanup_database
+) -> None:
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS needs_outside WITH (FORCE)")
+        conn.execute("CREATE DATABASE needs_outside TEMPLATE media_tool_demo")
+    cleanup_database("needs_outside")
+    source_uri = with_database(admin_uri, "needs_outside")
+    with psycopg.connect(source_uri, autocommit=True) as conn:
+        for statement in NEEDS_OUTSIDE_THE_SCHEMA:
+            conn.execute(statement)
+    live = _export(source_uri, tmp_path / "live")
+    staged = run_pg_dump(source_uri, "media_tool", tmp_path / "temp", TS)
+    cleanup_database("needs_outside_restored")
+    restored = restore_dump(admin_uri, staged, "needs_outside_restored")
+    again = _export(restored.uri, tmp_path / "again")
+    assert _tables_only(again) == _tables_only(live)
+    assert json.loads(live["embedded_things.json"])[0]["code"] == "C-1"
+    schema_live, schema_again = json.loads(live["schema.json"]), json.loads(again["schema.json"])
+    assert schema_again["tables"] == schema_live["tables"] and schema_again["types"] == schema_live["types"]
+    assert {entry["name"] for entry in schema_live["types"]} == {
+        "citext", "media_tool.label", "media_tool.vector", "shared.tier"}
+    with psycopg.connect(restored.uri, autocommit=True) as conn:  # the other schema's rows stay behind
+        assert conn.execute("SELECT count(*) FROM shared.unrelated").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("owners", [True, False], ids=["with-owners-and-grants", "no-owner-with-grants"])
+def test_a_plain_dump_with_ownership_and_privileges_restores_without_those_roles(
+    owners: bool, admin_uri: str, tmp_path: Path, reference, cleanup_database
+) -> None:
+    """A dump made the way servers usually are, by roles the target server does not have."""
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS owned_source WITH (FORCE)")
+        conn.execute("CREATE DATABASE owned_source TEMPLATE media_tool_demo")
+        for role in ("app_owner", "reporting_ro"):
+            conn.execute(f"DROP ROLE IF EXISTS {role}")
+            conn.execute(f"CREATE ROLE {role}")
+    cleanup_database("owned_source")
+    source_uri = with_database(admin_uri, "owned_source")
+    with psycopg.connect(source_uri, autocommit=True) as conn:
+        conn.execute("ALTER SCHEMA media_tool OWNER TO app_owner")
+        for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'media_tool'").fetchall():
+            conn.execute(f"ALTER TABLE media_tool.{table} OWNER TO app_owner")
+        conn.execute("GRANT USAGE ON SCHEMA media_tool TO reporting_ro")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA media_tool TO reporting_ro")
+        conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        conn.execute("ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA media_tool GRANT SELECT ON TABLES "
+                     "TO reporting_ro")
+    dump = tmp_path / "owned.sql"
+    subprocess.run([str(client_bin_dir() / "pg_dump"), "--format=plain", *([] if owners else ["--no-owner"]),
+                    f"--file={dump}", f"--dbname={source_uri}"], check=True, capture_output=True)
+    text = dump.read_text()
+    assert ("OWNER TO app_owner" in text) == owners and "GRANT SELECT ON TABLE media_tool.campaigns" in text
+    with psycopg.connect(admin_uri, autocommit=True) as conn:  # the target server has neither role
+        conn.execute("DROP DATABASE owned_source WITH (FORCE)")
+        for role in ("app_owner", "reporting_ro"):
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
+    database = f"media_tool_{TS}_owned"
+    cleanup_database(database)
+    restored = restore_dump(admin_uri, stage_dump_file(dump, tmp_path / "temp", TS), database)
+    assert restored.tables == 27
+    assert _tables_only(_export(restored.uri, tmp_path / "raw")) == _tables_only(reference)
+
+
 def test_a_failed_restore_drops_the_database_and_the_temp_dump(
     demo_uri: str, admin_uri: str, tmp_path: Path
 ) -> None:
