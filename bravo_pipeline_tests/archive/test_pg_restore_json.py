@@ -231,11 +231,15 @@ OWN_TYPES = [
     "CREATE DOMAIN media_tool.recent_year AS media_tool.year NOT NULL DEFAULT 2025 "
     "CONSTRAINT after_2000 CHECK (VALUE > 2000)",
     "CREATE DOMAIN media_tool.code AS varchar(8) CHECK (VALUE ~ '^[A-Z]+$')",
+    "CREATE DOMAIN media_tool.amount AS numeric(12,2)",
+    "CREATE DOMAIN media_tool.moment AS timestamp(3)",
     """CREATE TABLE media_tool.typed (id integer PRIMARY KEY, mood media_tool.mood, moods media_tool.mood[],
-       y media_tool.year, r media_tool.recent_year, c media_tool.code, e media_tool.vector(3), ci citext)""",
+       y media_tool.year, r media_tool.recent_year, c media_tool.code, e media_tool.vector(3), ci citext,
+       a media_tool.amount, m media_tool.moment)""",
     """INSERT INTO media_tool.typed VALUES
-       (1, 'meh', ARRAY['sad', 'happy, "quoted"']::media_tool.mood[], 1999, 2024, 'ABC', '[1,2.5,-3]', 'MiXeD'),
-       (2, NULL, '{}', NULL, 2001, NULL, NULL, NULL)""",
+       (1, 'meh', ARRAY['sad', 'happy, "quoted"']::media_tool.mood[], 1999, 2024, 'ABC', '[1,2.5,-3]', 'MiXeD',
+        1234567890.10, '2025-03-01 05:00:00.5'),
+       (2, NULL, '{}', NULL, 2001, NULL, NULL, NULL, NULL, NULL)""",
 ]
 
 
@@ -249,8 +253,9 @@ def test_enums_domains_and_extension_types_are_recorded_and_recreated(
     first, second, counts = _export_restore_export(source_exports, admin_uri, target_database, tmp_path,
                                                    *OWN_TYPES)
     types = _types_by_name(first)
-    assert list(types) == ["citext", "media_tool.code", "media_tool.mood", "media_tool.vector",
-                           "media_tool.year", "media_tool.recent_year"]  # a domain after its base
+    assert list(types) == ["citext", "media_tool.amount", "media_tool.code", "media_tool.moment",
+                           "media_tool.mood", "media_tool.vector", "media_tool.year",
+                           "media_tool.recent_year"]  # a domain after its base
     assert types["media_tool.mood"]["labels"] == ["sad", "meh", "ok", 'happy, "quoted"']
     assert types["media_tool.vector"] | {"version": "v"} == {
         "name": "media_tool.vector", "schema": "media_tool", "typeName": "vector", "kind": "extension",
@@ -268,7 +273,8 @@ def test_enums_domains_and_extension_types_are_recorded_and_recreated(
             assert (second / path.name).read_bytes() == path.read_bytes(), path.name
     assert json.loads((first / "typed.json").read_text())[0] == {
         "id": 1, "mood": "meh", "moods": ["sad", 'happy, "quoted"'], "y": 1999, "r": 2024, "c": "ABC",
-        "e": "[1,2.5,-3]", "ci": "MiXeD"}
+        "e": "[1,2.5,-3]", "ci": "MiXeD", "a": 1234567890.10, "m": "2025-03-01T05:00:00.5"}
+    assert b'"a":1234567890.10,' in (first / "typed.json").read_bytes()  # the exact text
 
 
 def _crafted_types(raw_dir: Path, tmp_path: Path, entries: list[dict]) -> Path:
