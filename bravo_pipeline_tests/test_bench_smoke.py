@@ -7,8 +7,8 @@ from pathlib import Path
 
 from .conftest import repo_root
 
-STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "checks", "cli_export", "ui_export",
-          "naive"}
+STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "archive_zlib9", "checks",
+          "cli_export", "ui_export", "naive"}
 
 
 def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
@@ -21,6 +21,7 @@ def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "raw export <= 1.3 x limit" in done.stdout and "naive / ours" in done.stdout
     assert "UI-launched export <= 1.5 x bravo-pipeline export" in done.stdout
+    assert "archive >= 5 x faster than zlib level 9" in done.stdout
     results = json.loads(output.read_text())
     [result] = results["results"]
     assert set(result["stages"]) == STAGES

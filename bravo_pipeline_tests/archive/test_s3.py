@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,12 @@ def test_tarball_is_deterministic(source_exports: ExportsLayout, tmp_path: Path)
     assert all(n == TS or n.startswith(f"{TS}/") for n in names)
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
     assert first.path.read_bytes()[4:8] == b"\0\0\0\0"  # gzip header mtime
+    assert first.path.read_bytes()[3] == 0  # no file name or comment in the gzip header
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    subprocess.run(["tar", "xzf", str(first.path), "-C", str(unpacked)], check=True)  # what a user types
+    assert {p.name: p.read_bytes() for p in (unpacked / TS).iterdir()} == {
+        p.name: p.read_bytes() for p in folder.iterdir()}
 
 
 def _summary_listing(files: dict[str, bytes]) -> bytes:
