@@ -22,6 +22,7 @@ def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
     assert "raw export <= 1.3 x limit" in done.stdout and "naive / ours" in done.stdout
     assert "UI-launched export <= 1.5 x bravo-pipeline export" in done.stdout
     assert "archive >= 5 x faster than zlib level 9" in done.stdout
+    assert "MongoDB load (embedded) <= 3 x BSON-encoding its documents" in done.stdout
     results = json.loads(output.read_text())
     [result] = results["results"]
     assert set(result["stages"]) == STAGES

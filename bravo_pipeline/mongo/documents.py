@@ -8,6 +8,7 @@ BSON dates hold milliseconds: microseconds of the source are truncated.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -29,8 +30,31 @@ class DocumentFileError(ValueError):
     pass
 
 
+_MAX_COEFFICIENT = 10**34  # Decimal128 holds 34 significant digits
+_EXPONENT_BIAS = 6176
+_LOW_BITS = (1 << 64) - 1
+
+
+def decimal128(text: str) -> Decimal128:
+    """Decimal128 of a decimal string, exactly (the export writes `-123.450000`: sign, digits, point).
+
+    Builds the IEEE 754 BID bits directly (sign, biased exponent, coefficient), which
+    is what bson does from a Decimal, ten times faster; any other form goes through Decimal.
+    """
+    negative = text.startswith("-")
+    whole, _, fraction = text[negative:].partition(".")
+    digits = whole + fraction
+    if not (digits.isascii() and digits.isdigit()) or not whole:
+        return Decimal128(Decimal(text))
+    coefficient = int(digits)
+    if coefficient >= _MAX_COEFFICIENT or len(fraction) > _EXPONENT_BIAS:
+        return Decimal128(Decimal(text))
+    high = (negative << 63) | ((_EXPONENT_BIAS - len(fraction)) << 49) | (coefficient >> 64)
+    return Decimal128.from_bid(struct.pack("<QQ", coefficient & _LOW_BITS, high))
+
+
 def _decimal(value: Any) -> Any:
-    return value if value is None else Decimal128(Decimal(value))
+    return value if value is None else decimal128(value)
 
 
 def _date(value: Any) -> Any:

@@ -10,9 +10,11 @@ SQLite transaction, so that is what a rename over an existing target uses here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import bson
 import litemongo
 import litemongo.client
 import litemongo.sqlite_store
@@ -60,3 +62,47 @@ def embedded_client(path: Path) -> Any:
 def embedded_count(collection: Any) -> int:
     """Documents in an embedded collection from its table's row count (count_documents decodes them all)."""
     return len(collection._store)
+
+
+class RefusedDocumentError(ValueError):
+    """A document a server would refuse: a repeated _id (E11000), or over 16 MiB of BSON."""
+
+    def __init__(self, document_id: object, reason: str) -> None:
+        super().__init__(reason)
+        self.document_id = document_id
+
+
+def insert_into_empty(collection: Any, batches: Iterable[list[dict[str, Any]]]) -> int:
+    """Insert every document into an empty collection without indexes, in one SQLite transaction.
+
+    mongomock's insert validates, copies and BSON-encodes each document for its
+    checks, then commits it alone: six times the cost of encoding it. Into an
+    empty collection without indexes only two of its checks can matter, and
+    both are kept: each document is encoded once by the store (so one over
+    16 MiB is refused, see above), and a repeated _id is refused. Nothing is
+    stored unless every batch goes in.
+    """
+    store = collection._store
+    if not store.is_empty or store.indexes:
+        raise ValueError(f"{collection.full_name} is not an empty collection without indexes")
+    table = store._documents
+    insert = f"INSERT INTO {table._table_name} VALUES(?, ?)"  # nosec: litemongo's own table name
+    seen: set[object] = set()
+    with store._rwlock.writer(), store._connection:
+        for batch in batches:
+            rows = []
+            for document in batch:
+                document_id = document["_id"]
+                if document_id in seen:
+                    raise RefusedDocumentError(document_id, f"E11000 duplicate key error: _id {document_id!r} "
+                                                            "is already in the collection")
+                seen.add(document_id)
+                try:
+                    encoded = table._encode_doc(document)
+                except DocumentTooLarge:
+                    size = len(bson.encode(document))
+                    raise RefusedDocumentError(document_id, f"{size} bytes is over the 16 MB limit") from None
+                rows.append((table.encode_key(document_id), encoded))
+            store._connection.executemany(insert, rows)
+    store._query_index = None
+    return len(seen)

@@ -27,7 +27,7 @@ from bson.decimal128 import Decimal128
 from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
 from bravo_pipeline.exact import EXACT
-from bravo_pipeline.mongo.embedded import embedded_client, embedded_count
+from bravo_pipeline.mongo.embedded import RefusedDocumentError, embedded_client, embedded_count, insert_into_empty
 from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES
 from bravo_pipeline.uris import mongodb_label
 
@@ -156,8 +156,13 @@ class MongoStore:
         self._embedded = embedded
 
     def insert_batches(self, database: str, collection: str, batches: Iterable[list[dict[str, Any]]]) -> int:
-        """Insert every batch; a document the server refuses is named (StoreError)."""
+        """Insert every batch into a new collection; a document the server refuses is named (StoreError)."""
         target = self._client[database][collection]
+        if self._embedded:
+            try:
+                return insert_into_empty(target, batches)
+            except RefusedDocumentError as error:
+                raise StoreError(f"document {error.document_id} rejected by MongoDB: {error}") from None
         acknowledged = 0
         for batch in batches:
             try:

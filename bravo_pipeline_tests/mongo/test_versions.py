@@ -132,3 +132,25 @@ def test_unreachable_server_fails_fast_naming_host_and_port() -> None:
         connect_server("mongodb://app:secret@127.0.0.1:9/admin")
     assert str(raised.value) == "cannot reach MongoDB at 127.0.0.1:9"
     assert time.monotonic() - started < 10
+
+
+def test_decimal128_bits_are_those_bson_makes_from_a_decimal() -> None:
+    import random
+
+    from bravo_pipeline.mongo.documents import decimal128
+
+    generator = random.Random(17)
+    cases = ["0", "-0", "0.00", "-0.000000", "12500.00", "-1234567.89", "9" * 34, "9" * 35, "1" + "0" * 33 + ".5",
+             "1E+5", "NaN", "-Infinity", ".5", "5.", "+5", "0." + "0" * 40 + "1", "١٢", "12345678901234567890.123"]
+    for _ in range(20_000):
+        whole = str(generator.randrange(10 ** generator.randrange(1, 22)))
+        fraction = "".join(generator.choice("0123456789") for _ in range(generator.randrange(8)))
+        cases.append(("-" if generator.random() < 0.3 else "") + whole + ("." + fraction if fraction else ""))
+    def bits(make, text: str) -> object:
+        try:
+            return make(text).bid
+        except ArithmeticError as error:  # 35 digits do not fit: both refuse
+            return type(error)
+
+    for text in cases:
+        assert bits(decimal128, text) == bits(lambda t: Decimal128(Decimal(t)), text), text
