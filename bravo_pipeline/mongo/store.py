@@ -27,7 +27,13 @@ from bson.decimal128 import Decimal128
 from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
 
 from bravo_pipeline.exact import EXACT
-from bravo_pipeline.mongo.embedded import RefusedDocumentError, embedded_client, embedded_count, insert_into_empty
+from bravo_pipeline.mongo.embedded import (
+    RefusedDocumentError,
+    embedded_client,
+    embedded_count,
+    embedded_documents,
+    insert_into_empty,
+)
 from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES
 from bravo_pipeline.uris import mongodb_label
 
@@ -219,7 +225,8 @@ class MongoStore:
     def count_and_decimal_sum(self, database: str, collection: str, path: str) -> tuple[int, Decimal]:
         """Documents read back, and the exact sum of a Decimal128 field over them (one pass, never rounded)."""
         count, total = 0, Decimal(0)
-        for document in self._client[database][collection].find({}, {path: 1}):
+        target = self._client[database][collection]
+        for document in embedded_documents(target) if self._embedded else target.find({}, {path: 1}):
             count += 1
             value: Any = document
             for part in path.split("."):
