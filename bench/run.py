@@ -53,6 +53,7 @@ import json, bson
 from bravo_pipeline.mongo.documents import to_bson
 from bravo_pipeline.mongo.store import open_embedded
 from bravo_pipeline.mongo.versions import load_version
+started = time.perf_counter()  # the load itself, after the imports (process start-up is in cli_export)
 store = open_embedded(OUT)
 r = load_version(store, TRANSFORMED, TS)
 store.close()
