@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .conftest import repo_root
 
-STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "archive_zlib9", "checks",
+STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "archive_zlib9", "checks", "compare",
           "cli_export", "ui_export", "naive"}
 
 
@@ -22,6 +22,7 @@ def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
     assert "raw export <= 1.3 x limit" in done.stdout and "naive / ours" in done.stdout
     assert "UI-launched export <= 1.5 x bravo-pipeline export" in done.stdout
     assert "archive >= 5 x faster than zlib level 9" in done.stdout
+    assert "bravo-pipeline export <= 2 x limit" in done.stdout and "compare of two exports <= 1 x limit" in done.stdout
     assert "MongoDB load (embedded) <= 3 x BSON-encoding its documents" in done.stdout
     results = json.loads(output.read_text())
     [result] = results["results"]
@@ -30,3 +31,4 @@ def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
     for name in ("limit", "export", "naive", "cli_export", "ui_export"):
         assert result["stages"][name]["rows"] == rows, name
     assert result["stages"]["checks"]["failed"] == []
+    assert result["stages"]["compare"]["changed"] == 0  # the same export under two timestamps
