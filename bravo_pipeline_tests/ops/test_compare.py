@@ -437,3 +437,19 @@ def test_compare_memory_stays_small(tmp_path: Path) -> None:
     print(f"compare of 2 × {size / 1e6:.0f} MB: {result['seconds']:.1f}s, "
           f"peak RSS {rss_mb:.0f} MB (+{growth_mb:.0f} MB during compare)")
     assert growth_mb < 100, f"compare grew the process by {growth_mb:.0f} MB"
+
+
+def test_identical_tables_skip_the_row_diff_but_are_still_verified(tmp_path: Path) -> None:
+    tables = {"t": TableDef([("id", "integer"), ("v", "text")], ["id"], [{"id": i, "v": f"x{i}"} for i in range(5)])}
+    for ts in (TS1, TS2):
+        write_raw_export(tmp_path, ts, tables)
+        refresh_summary(tmp_path / "raw" / ts)  # the summaries record each file's sha256
+    layout = ExportsLayout(tmp_path)
+    detail = compare_exports(layout, TS1, TS2, now=NOW)["details"]["t"]
+    assert (detail["count_v1"], detail["count_v2"], detail["added"], detail["removed"], detail["changed"]) == (
+        5, 5, 0, 0, 0)
+    assert detail["examples"] == {"added": [], "removed": [], "changed": []} and detail["field_changes"] == {}
+    changed = tmp_path / "raw" / TS2 / "t.json"
+    changed.write_bytes(changed.read_bytes().replace(b'"x3"', b'"y3"'))  # same size, other bytes
+    with pytest.raises(CompareError, match=r"t\.json"):
+        compare_exports(layout, TS1, TS2, now=NOW)
