@@ -104,17 +104,23 @@ for stage, folder in (("raw", RAW), ("transformed", TRANSFORMED)):
         target.mkdir(parents=True)
         for path in folder.iterdir():
             if not path.name.endswith("-summary.json"):
-                if ts == later and path == biggest:
-                    (target / path.name).write_bytes(path.read_bytes().replace(b'"name":"', b'"name":"~', 1))
+                if ts == later and path == biggest:  # streamed: the stage's peak RSS is the compare's
+                    with path.open("rb") as source, (target / path.name).open("wb") as copy:
+                        copy.write(source.read(1 << 20).replace(b'"name":"', b'"name":"~', 1))
+                        while block := source.read(1 << 20):
+                            copy.write(block)
                 else:
                     os.link(path, target / path.name)
         for path in folder.glob("*-summary.json"):
             summary = json.loads(path.read_text())
             summary.pop(SEAL_FIELD, None)
             if ts == later and stage == "raw":
-                data = (target / biggest.name).read_bytes()
+                digest = hashlib.sha256()
+                with (target / biggest.name).open("rb") as copy:
+                    while block := copy.read(1 << 20):
+                        digest.update(block)
                 entry = summary["tables"][biggest.name.removesuffix(".json")]
-                entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+                entry.update(size=(target / biggest.name).stat().st_size, sha256=digest.hexdigest())
             (target / path.name).write_text(json.dumps(seal({**summary, "exportTimestamp": ts})))
 started = time.perf_counter()
 report = compare_exports(ExportsLayout(root), TS, later)
