@@ -18,6 +18,7 @@ and the like are refused; immutable and stable functions are read-only). A type 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from bravo_pipeline.names import UnsafeNameError, check_identifier, printable
+from bravo_pipeline.source.catalog import domain_definition
 
 MAX_TYPE_TEXT = 200
 MAX_DEFINITION_TEXT = 2_000
@@ -166,13 +168,7 @@ def _create_enum(conn: psycopg.Connection, spec: TypeSpec) -> None:
         sql.SQL(", ").join(sql.Literal(label) for label in spec.labels)))
 
 
-_DOMAIN_READING_SQL = """
-SELECT format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault IS NULL,
-       ARRAY(SELECT ARRAY[conname::text, pg_get_constraintdef(c.oid)] FROM pg_constraint c
-             WHERE c.contypid = t.oid AND c.contype = 'c' ORDER BY conname),
-       ARRAY(SELECT conbin::text FROM pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c')
-FROM pg_type t WHERE t.oid = %s
-"""
+_CHECK_TREES_SQL = "SELECT conbin::text FROM pg_constraint WHERE contypid = %s AND contype = 'c'"
 # In the stored expression tree: the functions called (FUNCEXPR) and the operators applied (OPEXPR,
 # DISTINCTEXPR, NULLIFEXPR, SCALARARRAYOPEXPR); pg_depend does not list built-in ones.
 _CALLED_FUNCTION = re.compile(r":(?:funcid|opfuncid) (\d+)")
@@ -205,19 +201,20 @@ def _create_domain(conn: psycopg.Connection, spec: TypeSpec, base: sql.Composabl
     except psycopg.Error as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TypeSpecError(f"type {printable(spec.name)}: {first}") from None
-    base_type, not_null, no_default, constraints, trees = conn.execute(
-        _DOMAIN_READING_SQL, [_type_oid(conn, spec)]).fetchone()
+    oid = _type_oid(conn, spec)
+    trees = [tree for (tree,) in conn.execute(_CHECK_TREES_SQL, [oid])]
     if side_effects := _volatile_calls(conn, trees):
         raise TypeSpecError(f"type {printable(spec.name)}: its constraints call volatile functions, which "
                             f"could act on every restored row ({', '.join(side_effects)})")
-    recorded = [[name, definition] for name, definition in spec.constraints]
-    if (base_type, not_null, no_default, constraints) != (spec.base_type, spec.not_null, True, recorded):
+    recorded = {"baseType": spec.base_type, "notNull": spec.not_null, "default": None,  # defaults: not restored
+                "constraints": [{"name": name, "definition": text} for name, text in spec.constraints]}
+    if domain_definition(conn, oid) != recorded:
         raise TypeSpecError(f"type {printable(spec.name)}: the server reads its definition otherwise than "
                             "schema.json records it")
 
 
 def create_types(conn: psycopg.Connection, specs: list[TypeSpec],
-                 resolve: Any) -> None:
+                 resolve: Callable[[str], str | None]) -> None:
     """Create every recorded type, in order, on an autocommit connection to the new database.
 
     `resolve(text)` is the server's rendering of a type text (None when it names

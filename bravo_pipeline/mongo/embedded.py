@@ -1,11 +1,17 @@
 """The embedded on-disk store: litemongo, a pymongo-compatible client over SQLite files.
 
-Two corrections to it. It stores a document of any size, where a server refuses
-one over 16 MiB of BSON: here it raises pymongo's DocumentTooLarge, as pymongo
-does before sending such a document to a server. And its renameCollection with dropTarget first empties the
-target and then copies the source in, so a reader in between sees an empty
-collection. Its storage layer's rename already replaces the target in one
-SQLite transaction, so that is what a rename over an existing target uses here.
+Where it differs from a server, or costs far more than it must, it is corrected here:
+
+- it stores a document of any size, where a server refuses one over 16 MiB of
+  BSON: here it raises pymongo's DocumentTooLarge, as pymongo does before
+  sending such a document to a server;
+- its renameCollection with dropTarget first empties the target and then copies
+  the source in, so a reader in between sees an empty collection; its storage
+  layer's rename already replaces the target in one SQLite transaction, so that
+  is what a rename over an existing target uses here;
+- inserting into the load's new staging collection, and reading a collection
+  back for its count and sum, go to the collection's table directly
+  (`insert_into_empty`, `embedded_documents`).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import litemongo.sqlite_store
 from litemongo._vendor.mongomock.database import Database
 from pymongo.errors import DocumentTooLarge
 
-from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES
+from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES, too_large
 
 _store_encoded = litemongo.sqlite_store.TableDict._encode_doc
 
@@ -110,7 +116,7 @@ def insert_into_empty(collection: Any, batches: Iterable[list[dict[str, Any]]]) 
                     encoded = table._encode_doc(document)
                 except DocumentTooLarge:
                     size = len(bson.encode(document))
-                    raise RefusedDocumentError(document_id, f"{size} bytes is over the 16 MB limit") from None
+                    raise RefusedDocumentError(document_id, too_large(size)) from None
                 rows.append((table.encode_key(document_id), encoded))
             store._connection.executemany(insert, rows)
     store._query_index = None

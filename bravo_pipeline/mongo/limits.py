@@ -28,6 +28,11 @@ _MAYBE_REFUSED = re.compile(rb'"\$|\\u0000|\.[^"\\]*(?:\\.[^"\\]*)*":')
 _REFUSED_KEY_TEXT = re.compile(rb'[{,]"(\$(?:[^"\\]|\\.)*|(?:[^"\\]|\\.)*?(?:\.|\\u0000)(?:[^"\\]|\\.)*)":')
 
 
+def too_large(size: int) -> str:
+    """Why a server refuses a document of `size` BSON bytes."""
+    return f"{size} bytes is over the 16 MB limit"
+
+
 def oversized_bytes(line: bytes) -> int | None:
     """The BSON size of the campaign document on this JSON line when it is over the limit, else None."""
     if len(line) < SURELY_SMALL_JSON_BYTES:

@@ -34,7 +34,7 @@ from bravo_pipeline.mongo.embedded import (
     embedded_documents,
     insert_into_empty,
 )
-from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES
+from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES, too_large
 from bravo_pipeline.uris import mongodb_label
 
 SERVER_SELECTION_TIMEOUT_MS = 3_000
@@ -114,7 +114,7 @@ def _oversized_id(batch: list[dict[str, Any]]) -> str:
     for document in batch:
         size = len(bson.encode(document))
         if size > MAX_BSON_DOCUMENT_BYTES:
-            return f"document {document.get('_id')} rejected by MongoDB: {size} bytes is over the 16 MB limit"
+            return f"document {document.get('_id')} rejected by MongoDB: {too_large(size)}"
     return "a document of the batch was rejected by MongoDB as too large"
 
 

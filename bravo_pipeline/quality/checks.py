@@ -355,16 +355,22 @@ _DOCUMENT_FIELDS = {"_id": pl.String(), "price": pl.Struct({"targetAmount": pl.S
 DOCUMENT_BATCH_LINES = 10_000
 
 
-def _document_batches(campaigns_file: Path, digest: FileDigest | None) -> Iterator[pl.DataFrame]:
-    """_id and price.targetAmount of the documents, a batch of lines at a time (memory stays flat)."""
+def _document_line_batches(campaigns_file: Path, digest: FileDigest | None) -> Iterator[list[bytes]]:
+    """The documents' JSON lines (no trailing comma), a batch at a time (memory stays flat)."""
     batch: list[bytes] = []
     for line in verified_lines(campaigns_file, digest):
         if line.startswith(b"{"):
             batch.append(line.rstrip().removesuffix(b","))
         if len(batch) == DOCUMENT_BATCH_LINES:
-            yield pl.read_ndjson(b"\n".join(batch), schema=_DOCUMENT_FIELDS)
+            yield batch
             batch = []
     if batch:
+        yield batch
+
+
+def _document_batches(campaigns_file: Path, digest: FileDigest | None) -> Iterator[pl.DataFrame]:
+    """_id and price.targetAmount of the documents, a batch of lines at a time."""
+    for batch in _document_line_batches(campaigns_file, digest):
         yield pl.read_ndjson(b"\n".join(batch), schema=_DOCUMENT_FIELDS)
 
 
@@ -480,28 +486,20 @@ class _Refusals:
     keys: dict[str, list[str]]
 
     def add_lines(self, lines: list[bytes]) -> None:
-        self.numbers.append(pl.read_ndjson(b"\n".join(lines), schema=_NUMBER_FIELDS))
-        if not refused_keys(b"".join(lines)):
-            return
+        text = b"\n".join(lines)
+        self.numbers.append(pl.read_ndjson(text, schema=_NUMBER_FIELDS))
         for line in lines:
-            if found := refused_keys(line):
-                self.keys[str(json.loads(line).get("_id"))] = found
+            if (size := oversized_bytes(line)) is not None:
+                self.oversized[str(json.loads(line).get("_id"))] = size
+        if refused_keys(text):  # then find the documents that hold them
+            for line in lines:
+                if found := refused_keys(line):
+                    self.keys[str(json.loads(line).get("_id"))] = found
 
 
 def _scan_for_refusals(campaigns_file: Path, digest: FileDigest | None) -> _Refusals:
     found = _Refusals([], {}, {})
-    batch: list[bytes] = []
-    for line in verified_lines(campaigns_file, digest):
-        if not line.startswith(b"{"):
-            continue
-        text = line.rstrip().removesuffix(b",")
-        if (size := oversized_bytes(text)) is not None:
-            found.oversized[str(json.loads(text).get("_id"))] = size
-        batch.append(text)
-        if len(batch) == DOCUMENT_BATCH_LINES:
-            found.add_lines(batch)
-            batch = []
-    if batch:
+    for batch in _document_line_batches(campaigns_file, digest):
         found.add_lines(batch)
     return found
 

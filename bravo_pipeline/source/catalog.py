@@ -76,7 +76,6 @@ WITH RECURSIVE used(oid) AS (
 )
 SELECT t.oid, format_type(t.oid, NULL), n.nspname, t.typname, t.typtype,
        e.extname, e.extversion, en.nspname,
-       format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault,
        CASE WHEN bt.typcategory = 'A' AND bt.typelem <> 0 THEN bt.typelem ELSE bt.oid END
 FROM used u
 JOIN pg_type t ON t.oid = u.oid
@@ -90,6 +89,7 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
 
 _ENUM_LABELS_SQL = "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder"
 
+_DOMAIN_SQL = "SELECT format_type(typbasetype, typtypmod), typnotnull, typdefault FROM pg_type WHERE oid = %s"
 _DOMAIN_CHECKS_SQL = """
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
 WHERE contypid = %s AND contype = 'c' ORDER BY conname
@@ -97,6 +97,14 @@ WHERE contypid = %s AND contype = 'c' ORDER BY conname
 
 _KINDS = {"b": "base", "c": "composite", "d": "domain", "e": "enum", "m": "multirange", "p": "pseudo",
           "r": "range"}
+
+
+def domain_definition(conn: psycopg.Connection, oid: int) -> dict[str, object]:
+    """A domain as schema.json records it (and as restore checks the domain it created)."""
+    base, not_null, default = conn.execute(_DOMAIN_SQL, [oid]).fetchone()
+    checks = conn.execute(_DOMAIN_CHECKS_SQL, [oid]).fetchall()
+    return {"baseType": base, "notNull": not_null, "default": default,
+            "constraints": [{"name": name, "definition": text} for name, text in checks]}
 
 
 def read_types(conn: psycopg.Connection, schema: str) -> list[dict[str, object]]:
@@ -109,17 +117,14 @@ def read_types(conn: psycopg.Connection, schema: str) -> list[dict[str, object]]
     rows = conn.execute(_USED_TYPES_SQL, [schema]).fetchall()
     entries: dict[int, dict[str, object]] = {}
     bases: dict[int, int] = {}
-    for oid, rendering, nspname, typname, typtype, extname, extversion, extschema, base, notnull, default, \
-            base_oid in rows:
+    for oid, rendering, nspname, typname, typtype, extname, extversion, extschema, base_oid in rows:
         entry: dict[str, object] = {"name": rendering, "schema": nspname, "typeName": typname}
         if extname is not None:
             entry.update(kind="extension", extension=extname, version=extversion, extensionSchema=extschema)
         elif typtype == "e":
             entry.update(kind="enum", labels=[label for (label,) in conn.execute(_ENUM_LABELS_SQL, [oid])])
         elif typtype == "d":
-            checks = conn.execute(_DOMAIN_CHECKS_SQL, [oid]).fetchall()
-            entry.update(kind="domain", baseType=base, notNull=notnull, default=default,
-                         constraints=[{"name": name, "definition": text} for name, text in checks])
+            entry.update(kind="domain", **domain_definition(conn, oid))
             bases[oid] = base_oid
         else:
             entry.update(kind=_KINDS.get(typtype, typtype))

@@ -50,7 +50,7 @@ def test_a_failing_blocking_check_stops_the_mongodb_load(
     pipeline_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     assert cli.main(["export", "--timestamp", TS1, "--no-mongo"]) == 0
-    capsys.readouterr()
+    assert "mongodb_loadable" not in capsys.readouterr().out  # the load's gate runs only with the load
     monkeypatch.setattr(transform_export, "documents_to_json",
                         _drop_last_document(transform_export.documents_to_json))
     assert cli.main(["transform", TS1, "--load"]) == 1
