@@ -18,6 +18,10 @@ class HashingWriter:
         self.size += len(data)
         return len(data)
 
+    def redirect(self, out: BinaryIO) -> None:
+        """Go on writing (and hashing from where it was) into `out`, e.g. the same file reopened."""
+        self._out = out
+
     def flush(self) -> None:
         self._out.flush()
 

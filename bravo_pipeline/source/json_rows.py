@@ -86,13 +86,14 @@ def order_by(table: Table) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
-def select_json_rows(schema: str, table: Table) -> sql.Composable:
-    """SELECT returning one JSON text per row, ordered by primary key."""
+def select_json_rows(schema: str, table: Table, where: sql.Composable | None = None) -> sql.Composable:
+    """SELECT returning one JSON text per row, ordered by primary key; `where` (on `src`) narrows it."""
     projections = sql.SQL(", ").join(column_projection(column) for column in table.columns)
+    condition = sql.SQL(" WHERE {}").format(where) if where is not None else sql.SQL("")
     return sql.SQL(
-        "SELECT row_to_json(_row.*)::text FROM (SELECT {} FROM {}.{} AS src ORDER BY {}) AS _row"
-    ).format(projections, sql.Identifier(schema), sql.Identifier(table.name), order_by(table))
+        "SELECT row_to_json(_row.*)::text FROM (SELECT {} FROM {}.{} AS src{} ORDER BY {}) AS _row"
+    ).format(projections, sql.Identifier(schema), sql.Identifier(table.name), condition, order_by(table))
 
 
-def copy_json_rows(schema: str, table: Table) -> sql.Composable:
-    return sql.SQL("COPY ({}) TO STDOUT {}").format(select_json_rows(schema, table), COPY_OPTIONS)
+def copy_json_rows(schema: str, table: Table, where: sql.Composable | None = None) -> sql.Composable:
+    return sql.SQL("COPY ({}) TO STDOUT {}").format(select_json_rows(schema, table, where), COPY_OPTIONS)

@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
@@ -27,6 +28,15 @@ from bravo_pipeline.names import EXPORT_SUMMARY_FILE, SCHEMA_FILE, printable, ta
 from bravo_pipeline.source.catalog import Table, read_catalog, read_types, split_known
 from bravo_pipeline.source.connection import SourceError, connect, describe_error
 from bravo_pipeline.source.json_rows import copy_json_rows
+from bravo_pipeline.source.table_split import (
+    MIN_SPLIT_BYTES,
+    Piece,
+    PieceFile,
+    join_pieces,
+    part_path,
+    plan_pieces,
+    table_sizes,
+)
 from bravo_pipeline.timestamps import iso_utc
 from bravo_pipeline.uris import host_of
 
@@ -55,42 +65,70 @@ class RawExportResult:
     seconds: float = field(default=0.0)
 
 
-def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) -> TableFile:
-    """COPY one table into `path` as a JSON array, one row per line."""
-    started = time.perf_counter()
+def _copy_rows(cursor: psycopg.Cursor, query: sql.Composable, out: HashingWriter | BinaryIO,
+               first: bytes, on_write: Callable[[], None]) -> int:
+    """COPY `query`'s rows into `out` joined by ",\n", `first` before the first row; the row count."""
     rows = 0
-    with path.open("wb") as handle:
-        out = HashingWriter(handle)
-        writeback = EarlyWriteback(handle)
-        pending: list[bytes] = []
+    pending: list[bytes] = []
+    pending_bytes = 0
+
+    def flush() -> None:
+        nonlocal rows, pending_bytes
+        block = b"".join(pending)
+        pending.clear()
         pending_bytes = 0
+        rows_before = rows
+        rows += block.count(b"\n")
+        out.write((b",\n" if rows_before else first) + block[:-1].replace(b"\n", b",\n"))
+        on_write()
 
-        def flush() -> None:
-            nonlocal rows, pending_bytes
-            block = b"".join(pending)
-            pending.clear()
-            pending_bytes = 0
-            rows_before = rows
-            rows += block.count(b"\n")
-            out.write((b",\n" if rows_before else b"[\n") + block[:-1].replace(b"\n", b",\n"))
-            writeback.wrote(out.size)
+    with cursor.copy(query) as copy:
+        for chunk in copy:
+            pending.append(bytes(chunk))
+            pending_bytes += len(chunk)
+            if pending_bytes >= FLUSH_BYTES:
+                flush()
+    if pending:
+        flush()
+    return rows
 
-        with cursor.copy(copy_json_rows(schema, table)) as copy:
-            for chunk in copy:
-                pending.append(bytes(chunk))
-                pending_bytes += len(chunk)
-                if pending_bytes >= FLUSH_BYTES:
-                    flush()
-        if pending:
-            flush()
-        out.write(b"\n]\n" if rows else b"[]\n")
-        writeback.finish()  # on disk before the folder is published (on this worker's thread)
+
+def _check_rowcount(cursor: psycopg.Cursor, table: Table, rows: int) -> None:
     reported = cursor.rowcount
     if reported != rows:
         raise SourceError(
             f"table {printable(table.name)}: PostgreSQL reported {reported} rows but {rows} were written"
         )
+
+
+def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) -> TableFile:
+    """COPY one table into `path` as a JSON array, one row per line."""
+    started = time.perf_counter()
+    with path.open("wb") as handle:
+        out = HashingWriter(handle)
+        writeback = EarlyWriteback(handle)
+        rows = _copy_rows(cursor, copy_json_rows(schema, table), out, b"[\n", lambda: writeback.wrote(out.size))
+        out.write(b"\n]\n" if rows else b"[]\n")
+        writeback.finish()  # on disk before the folder is published (on this worker's thread)
+    _check_rowcount(cursor, table, rows)
     return TableFile(table, rows, path.name, out.size, out.hexdigest(), time.perf_counter() - started)
+
+
+def stream_piece(cursor: psycopg.Cursor, schema: str, piece: Piece, final: Path) -> PieceFile:
+    """COPY one key range: piece 0 into the table's file, hashed; the others into their part files."""
+    query = copy_json_rows(schema, piece.table, piece.where())
+    if piece.index == 0:
+        with final.open("wb") as handle:
+            out = HashingWriter(handle)
+            writeback = EarlyWriteback(handle)
+            rows = _copy_rows(cursor, query, out, b"[\n", lambda: writeback.wrote(out.size))
+        _check_rowcount(cursor, piece.table, rows)
+        return PieceFile(piece, final, rows, out)
+    path = part_path(final, piece.index)
+    with path.open("wb") as handle:
+        rows = _copy_rows(cursor, query, handle, b"", lambda: None)
+    _check_rowcount(cursor, piece.table, rows)
+    return PieceFile(piece, path, rows, None)
 
 
 def _begin_snapshot(conn: psycopg.Connection, label: str) -> None:
@@ -153,51 +191,74 @@ def _stream_all(conn: psycopg.Connection, schema: str, tables: list[Table], targ
     return files
 
 
-def _balanced(tables: list[Table], sizes: dict[str, int], workers: int) -> list[list[Table]]:
-    """Tables dealt to workers biggest first, each to the least loaded one."""
-    shares: list[list[Table]] = [[] for _ in range(workers)]
+def _balanced(pieces: list[Piece], workers: int) -> list[list[Piece]]:
+    """Pieces dealt to workers biggest first, each to the least loaded one."""
+    shares: list[list[Piece]] = [[] for _ in range(workers)]
     loads = [0] * workers
-    for table in sorted(tables, key=lambda t: -sizes.get(t.name, 0)):
+    for piece in sorted(pieces, key=lambda p: -p.estimate):
         lightest = loads.index(min(loads))
-        shares[lightest].append(table)
-        loads[lightest] += sizes.get(table.name, 0)
+        shares[lightest].append(piece)
+        loads[lightest] += piece.estimate
     return [share for share in shares if share]
 
 
-def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str, tables: list[Table],
-                     target: Path, workers: int, on_table: Callable[[TableFile], None]) -> list[TableFile]:
-    """Workers on their own connections, all in the snapshot exported by `conn`."""
-    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-    sizes = dict(conn.execute(
-        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s", [schema]).fetchall())
-    done: queue.Queue[TableFile] = queue.Queue()
+def _stream_pieces(conn: psycopg.Connection, schema: str, pieces: list[Piece], target: Path,
+                   done: Callable[[PieceFile], None]) -> None:
+    with conn.cursor() as cursor:
+        for piece in pieces:
+            try:
+                done(stream_piece(cursor, schema, piece, target / table_filename(piece.table.name)))
+            except psycopg.Error as error:
+                raise SourceError(f"table {printable(piece.table.name)}: {describe_error(error)}") from None
 
-    def work(share: list[Table]) -> list[TableFile]:
+
+def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str, tables: list[Table],
+                     target: Path, workers: int, on_table: Callable[[TableFile], None],
+                     min_split_bytes: int) -> list[TableFile]:
+    """Workers on their own connections, all in the snapshot exported by `conn`; a table bigger than
+    one worker's share is cut into key ranges (table_split) and joined again when all are written."""
+    snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+    pieces = plan_pieces(conn, schema, tables, table_sizes(conn, schema), workers, min_split_bytes)
+    started = time.perf_counter()
+    written: queue.Queue[PieceFile] = queue.Queue()
+
+    def work(share: list[Piece]) -> None:
         worker = connect(uri, application_name=label, autocommit=True)
         try:
             worker.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             worker.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             _begin_settings(worker, label)
-            files = _stream_all(worker, schema, share, target, done.put)
+            _stream_pieces(worker, schema, share, target, written.put)
             worker.execute("COMMIT")
-            return files
         finally:
             worker.close()
 
-    shares = _balanced(tables, sizes, workers)
+    files: list[TableFile] = []
+    waiting: dict[str, list[PieceFile]] = {}
+
+    def collect() -> None:
+        while not written.empty():
+            item = written.get()
+            table = item.piece.table
+            waiting.setdefault(table.name, []).append(item)
+            if len(waiting[table.name]) < item.piece.parts:
+                continue
+            rows, size, digest = join_pieces(target / table_filename(table.name), waiting.pop(table.name))
+            files.append(TableFile(table, rows, table_filename(table.name), size, digest,
+                                   time.perf_counter() - started))
+            on_table(files[-1])
+
+    shares = _balanced(pieces, workers)
     with ThreadPoolExecutor(max_workers=len(shares)) as pool:
         futures = [pool.submit(work, share) for share in shares]
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            while not done.empty():
-                on_table(done.get())
+            collect()
             for future in finished:
                 future.result()
-    while not done.empty():
-        on_table(done.get())
-    return [item for future in futures for item in future.result()]
+    collect()
+    return files
 
 
 def export_raw(
@@ -210,6 +271,7 @@ def export_raw(
     on_table: Callable[[TableFile], None] = lambda _: None,
     warn: Callable[[str], None] = lambda _: None,
     workers: int = 1,
+    min_split_bytes: int = MIN_SPLIT_BYTES,
 ) -> RawExportResult:
     """Export every table of `schema` at `uri` into the empty folder `target`.
 
@@ -228,7 +290,8 @@ def export_raw(
         for name in extra:
             warn(f"table {printable(name)} is not one of the 27 known tables; exporting it too")
         if workers > 1:
-            files = _stream_parallel(conn, uri, label, schema, tables, target, workers, on_table)
+            files = _stream_parallel(conn, uri, label, schema, tables, target, workers, on_table,
+                                     min_split_bytes)
         else:
             files = _stream_all(conn, schema, tables, target, on_table)
         conn.execute("COMMIT")

@@ -1,0 +1,158 @@
+"""Split one big table into primary-key ranges that workers export side by side.
+
+When one table holds most of the bytes, table-level workers cannot share the
+work. Its rows are then cut at a few primary-key values, picked from a small
+sample of the table's pages, into ranges `[lower, upper)` that each worker
+streams in key order from the same snapshot. The pieces are then joined, in
+key order, into the one file a single stream would have written, byte for byte.
+
+Any cut values give the same file (only the balance depends on the sample):
+the ranges cover every key exactly once because they are compared with the
+table's own ordering. The cut values travel as text literals of unknown type,
+so PostgreSQL parses them as the key column's type (and collation) itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from bravo_pipeline.durable import EarlyWriteback
+from bravo_pipeline.hashing import HashingWriter
+from bravo_pipeline.source.catalog import Table
+
+SAMPLE_PAGES = 300  # pages read to choose the cut values: a few MB whatever the table size
+MIN_SPLIT_BYTES = 64 << 20  # below this a table is not worth the extra pass that joins its pieces
+_PAGE_BYTES = 8192
+_COPY_BLOCK = 1 << 20
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Rows of `table` with lower <= key < upper (None: unbounded), number `index` of `parts`."""
+
+    table: Table
+    index: int
+    parts: int
+    lower: Key | None
+    upper: Key | None
+    estimate: int  # bytes, for dealing pieces to workers
+
+    def where(self) -> sql.Composable | None:
+        conditions = []
+        if self.lower is not None:
+            conditions.append(_compare(self.table, ">=", self.lower))
+        if self.upper is not None:
+            conditions.append(_compare(self.table, "<", self.upper))
+        return sql.SQL(" AND ").join(conditions) if conditions else None
+
+
+@dataclass
+class PieceFile:
+    """What one piece wrote: piece 0 into the table's file (hashed), the others into their own files."""
+
+    piece: Piece
+    path: Path
+    rows: int
+    writer: HashingWriter | None  # piece 0 only: the hash so far, to go on with when joining
+
+
+def _key_columns(table: Table) -> sql.Composable:
+    columns = [sql.Identifier("src", name) for name in table.primary_key]
+    return columns[0] if len(columns) == 1 else sql.SQL("ROW({})").format(sql.SQL(", ").join(columns))
+
+
+def _compare(table: Table, operator: str, key: Key) -> sql.Composable:
+    literals = [sql.Literal(value) for value in key]
+    bound = literals[0] if len(literals) == 1 else sql.SQL("ROW({})").format(sql.SQL(", ").join(literals))
+    return sql.SQL("{} " + operator + " {}").format(_key_columns(table), bound)
+
+
+def cut_keys(conn: psycopg.Connection, schema: str, table: Table, fractions: list[float]) -> list[Key]:
+    """Increasing key values that cut a sample of the table at `fractions` (each in 0..1) of its rows."""
+    pages = conn.execute(
+        "SELECT pg_relation_size(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s", [schema, table.name]).fetchone()
+    percent = min(100.0, 100.0 * SAMPLE_PAGES * _PAGE_BYTES / max(_PAGE_BYTES, pages[0] if pages else 0))
+    keys = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier("src", name))
+                              for name in table.primary_key)
+    order = sql.SQL(", ").join(sql.Identifier("src", name) for name in table.primary_key)
+    sample = conn.execute(sql.SQL(
+        "SELECT {} FROM {}.{} AS src TABLESAMPLE SYSTEM ({}) REPEATABLE (0) ORDER BY {}"
+    ).format(keys, sql.Identifier(schema), sql.Identifier(table.name), sql.Literal(percent), order)).fetchall()
+    cuts: list[Key] = []
+    if len(sample) <= len(fractions):
+        return cuts
+    for fraction in fractions:
+        key = tuple(sample[min(len(sample) - 1, int(len(sample) * fraction))])
+        if not cuts or key != cuts[-1]:
+            cuts.append(key)
+    return cuts
+
+
+def table_sizes(conn: psycopg.Connection, schema: str) -> dict[str, int]:
+    """Bytes on disk of every table of `schema`, TOAST and indexes included: how work is shared."""
+    return dict(conn.execute(
+        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s", [schema]).fetchall())
+
+
+def _cut_fractions(size: int, share: float, workers: int) -> list[float]:
+    """Piece 0 (written straight into the table's file) takes one worker's share; the rest, which the
+    join copies once more, is spread evenly over the other workers."""
+    first = share / size
+    return [first + (1 - first) * number / (workers - 1) for number in range(workers - 1)]
+
+
+def plan_pieces(conn: psycopg.Connection, schema: str, tables: list[Table], sizes: dict[str, int],
+                workers: int, min_split_bytes: int = MIN_SPLIT_BYTES) -> list[Piece]:
+    """Every table as one piece, except a table bigger than one worker's share: cut in up to `workers`."""
+    share = sum(sizes.get(table.name, 0) for table in tables) / max(1, workers)
+    pieces = []
+    for table in tables:
+        size = sizes.get(table.name, 0)
+        fractions: list[float] = []
+        cuts: list[Key] = []
+        if workers > 1 and table.primary_key and size > share and size >= min_split_bytes:
+            fractions = _cut_fractions(size, share, workers)
+            cuts = cut_keys(conn, schema, table, fractions)
+        bounds: list[Key | None] = [None, *cuts, None]
+        parts = len(bounds) - 1
+        ends = [0.0, *fractions, 1.0] if len(cuts) == len(fractions) else [i / parts for i in range(parts + 1)]
+        pieces.extend(Piece(table, index, parts, bounds[index], bounds[index + 1],
+                            int(size * (ends[index + 1] - ends[index])))
+                      for index in range(parts))
+    return pieces
+
+
+def part_path(final: Path, index: int) -> Path:
+    return final.with_name(f".{final.name}.part{index}")
+
+
+def join_pieces(final: Path, files: list[PieceFile]) -> tuple[int, int, str]:
+    """Close piece 0's file as one JSON array, pieces 1.. appended in order; (rows, size, sha256)."""
+    files = sorted(files, key=lambda item: item.piece.index)
+    writer = files[0].writer
+    assert writer is not None and files[0].path == final
+    rows = files[0].rows
+    with final.open("ab") as handle:
+        writer.redirect(handle)
+        writeback = EarlyWriteback(handle)
+        for item in files[1:]:
+            if item.rows:
+                writer.write(b",\n" if rows else b"[\n")
+                with item.path.open("rb") as part:
+                    while block := part.read(_COPY_BLOCK):
+                        writer.write(block)
+                        writeback.wrote(writer.size)
+                rows += item.rows
+            item.path.unlink()
+        writer.write(b"\n]\n" if rows else b"[]\n")
+        writeback.finish()
+    return rows, writer.size, writer.hexdigest()
+

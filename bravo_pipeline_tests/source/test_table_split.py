@@ -1,0 +1,118 @@
+"""A table cut into key ranges across workers comes out byte for byte as one stream writes it."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from bravo_pipeline.source.catalog import read_catalog
+from bravo_pipeline.source.raw_export import export_raw, stream_piece, stream_table
+from bravo_pipeline.source.table_split import Piece, join_pieces, plan_pieces, table_sizes
+from bravo_pipeline.uris import with_database
+
+TS = "20250622-072114"
+
+# Keys a careless split would get wrong: text needing quotes and backslashes in a literal, an
+# order that is not byte order (citext), composite keys, timestamps, and a hostile table name.
+HOSTILE = r"""
+CREATE EXTENSION citext;
+CREATE TABLE media_tool."big; DROP TABLE x --" (
+    name citext NOT NULL, n int NOT NULL, at timestamptz, note text,
+    PRIMARY KEY (name, n));
+INSERT INTO media_tool."big; DROP TABLE x --"
+SELECT (ARRAY['O''Brien', 'back\slash', 'Ärger', 'apple', 'Zebra', 'zebra', E'new\nline', '日本'])[1 + g % 8]
+       || (g % 97)::text, g, timestamptz '2025-01-01 00:00:00.5+02' + g * interval '1 minute',
+       (SELECT string_agg(md5((g * k)::text), '') FROM generate_series(1, g % 60) AS k)
+FROM generate_series(1, 6000) AS g;
+CREATE TABLE media_tool.stamps (at timestamptz PRIMARY KEY, v numeric);
+INSERT INTO media_tool.stamps SELECT timestamptz '1999-12-31 23:59:59.999999+00' + g * interval '1.5 seconds', g / 7.0
+FROM generate_series(1, 5000) AS g;
+CREATE TABLE media_tool.nokey (a int);
+INSERT INTO media_tool.nokey SELECT g % 10 FROM generate_series(1, 3000) AS g;
+"""
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.name != "export-summary.json"}
+
+
+def _export(uri: str, schema: str, folder: Path, workers: int, min_split_bytes: int = 0) -> dict[str, object]:
+    folder.mkdir(parents=True)
+    result = export_raw(uri, schema, folder, TS, source={"kind": "live", "dump": None}, workers=workers,
+                        min_split_bytes=min_split_bytes)
+    return result.summary
+
+
+@pytest.fixture
+def hostile_source(demo_uri: str, admin_uri: str) -> Iterator[str]:
+    """A copy of the demo source with extra tables whose keys are hard to cut."""
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS t_split_hostile WITH (FORCE)")
+        conn.execute("CREATE DATABASE t_split_hostile TEMPLATE media_tool_demo")
+    uri = with_database(demo_uri, "t_split_hostile")
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(HOSTILE)
+        conn.execute("ANALYZE")
+    yield uri
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute("DROP DATABASE t_split_hostile WITH (FORCE)")
+
+
+def test_split_tables_are_byte_identical_to_one_stream(hostile_source: str, tmp_path: Path) -> None:
+    with psycopg.connect(hostile_source) as conn:
+        big = next(t for t in read_catalog(conn, "media_tool") if t.name == "big; DROP TABLE x --")
+        tables = read_catalog(conn, "media_tool")
+        sizes = table_sizes(conn, "media_tool")
+        pieces = plan_pieces(conn, "media_tool", tables, sizes, 3, 0)
+    assert [p.parts for p in pieces if p.table == big] == [3, 3, 3]  # it really is cut in three
+    one = _export(hostile_source, "media_tool", tmp_path / "one", workers=1)
+    three = _export(hostile_source, "media_tool", tmp_path / "three", workers=3)
+    assert _files(tmp_path / "three") == _files(tmp_path / "one")  # no part file left behind either
+    assert three["tables"] == one["tables"]  # counts, sizes and sha256 of what is on disk
+    assert three["tables"]["big; DROP TABLE x --"]["count"] == 6000
+    with psycopg.connect(hostile_source) as conn:
+        assert conn.execute("SELECT to_regclass('x')").fetchone()[0] is None
+
+
+def test_the_demo_source_split_across_two_workers_matches_one_worker(demo_uri: str, tmp_path: Path) -> None:
+    with psycopg.connect(demo_uri) as conn:
+        tables = read_catalog(conn, "media_tool")
+        sizes = table_sizes(conn, "media_tool")
+        split = {p.table.name for p in plan_pieces(conn, "media_tool", tables, sizes, 2, 0) if p.parts > 1}
+    assert split  # the biggest table holds more than half of the bytes
+    one = _export(demo_uri, "media_tool", tmp_path / "one", workers=1)
+    two = _export(demo_uri, "media_tool", tmp_path / "two", workers=2)
+    assert _files(tmp_path / "two") == _files(tmp_path / "one")
+    assert two["tables"] == one["tables"]
+
+
+@pytest.mark.parametrize("cuts", [[("0",), ("0",)], [("0",), ("50",)], [("40",), ("9999",)],
+                                  [("-5",), ("-1",)]], ids=["empty-first-two", "empty-first", "empty-last",
+                                                            "all-but-last-empty"])
+def test_empty_pieces_join_into_the_same_file(fresh_database: str, tmp_path: Path, cuts) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA src; CREATE TABLE src.t (id int PRIMARY KEY, v text);"
+                     "INSERT INTO src.t SELECT g, 'v' || g FROM generate_series(1, 80) AS g")
+        [table] = read_catalog(conn, "src")
+        with conn.cursor() as cursor:
+            whole = stream_table(cursor, "src", table, tmp_path / "whole.json")
+            bounds = [None, *cuts, None]
+            final = tmp_path / "t.json"
+            pieces = [stream_piece(cursor, "src", Piece(table, i, 3, bounds[i], bounds[i + 1], 0), final)
+                      for i in (2, 0, 1)]  # finished out of order
+    rows, size, digest = join_pieces(final, pieces)
+    assert final.read_bytes() == (tmp_path / "whole.json").read_bytes()
+    assert (rows, size, digest) == (whole.count, whole.size, whole.sha256)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json", "whole.json"]
+
+
+def test_a_table_with_no_rows_in_any_piece_is_an_empty_array(fresh_database: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA src; CREATE TABLE src.t (id int PRIMARY KEY)")
+        [table] = read_catalog(conn, "src")
+        with conn.cursor() as cursor:
+            pieces = [stream_piece(cursor, "src", Piece(table, i, 2, b[0], b[1], 0), tmp_path / "t.json")
+                      for i, b in enumerate([(None, ("5",)), (("5",), None)])]
+    assert join_pieces(tmp_path / "t.json", pieces)[0] == 0
+    assert (tmp_path / "t.json").read_bytes() == b"[]\n"
