@@ -58,11 +58,15 @@ def pull_stage(client: Any, root: SharedRoot, layout: ExportsLayout, stage: Stag
         return False
     staging = layout.begin_staging(stage, ts)
     try:
+        # The summary first: files that arrive after it are read and hashed again by the checks
+        # (raw_completeness trusts only files older than their summary, as the exporter writes them).
+        client.download_file(root.bucket, root.key(stage, ts, summary), str(staging / summary))
         paginator = client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=root.bucket, Prefix=root.key(stage, ts) + "/"):
             for item in page.get("Contents", []):
                 name = item["Key"].rsplit("/", 1)[1]
-                client.download_file(root.bucket, item["Key"], str(staging / name))
+                if name != summary:
+                    client.download_file(root.bucket, item["Key"], str(staging / name))
         layout.publish(staging, stage, ts, replace=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -134,10 +135,44 @@ def assert_outcome(outcome: CheckOutcome, passed: bool, severity: str) -> None:
 # --- 1. raw completeness ------------------------------------------------------------------------
 
 
-def test_completeness_passes_on_a_real_export(raw_dir: Path) -> None:
-    outcome = raw_completeness(raw_dir)
+def test_completeness_passes_on_a_real_export_without_reading_it_again(pristine: Path) -> None:
+    outcome = raw_completeness(pristine / "raw" / TS)
     assert_outcome(outcome, True, "ERROR")
-    assert outcome.metadata == {"tables_checked": 27, "mismatches": {}, "missing_tables": []}
+    assert outcome.metadata == {"tables_checked": 27, "tables_read_again": 0, "mismatches": {},
+                                "missing_tables": []}
+
+
+def test_completeness_reads_again_every_file_that_arrived_after_its_summary(pristine: Path,
+                                                                            tmp_path: Path) -> None:
+    copy = tmp_path / TS
+    copy.mkdir()
+    shutil.copy(pristine / "raw" / TS / "export-summary.json", copy)  # as pull_stage fetches a stage
+    for path in sorted((pristine / "raw" / TS).iterdir()):
+        if not (copy / path.name).exists():
+            shutil.copy(path, copy)
+    outcome = raw_completeness(copy)
+    assert_outcome(outcome, True, "ERROR")
+    assert outcome.metadata["tables_read_again"] == 27
+
+
+def test_completeness_sees_a_same_size_change_made_after_the_export(pristine: Path, tmp_path: Path) -> None:
+    raw = tmp_path / TS
+    raw.mkdir()
+    for path in sorted((pristine / "raw" / TS).iterdir()):
+        if path.name != "export-summary.json":
+            shutil.copy(path, raw)
+    time.sleep(0.05)  # the summary written a clock tick after the files, as the exporter does
+    shutil.copy(pristine / "raw" / TS / "export-summary.json", raw)
+    assert raw_completeness(raw).metadata["tables_read_again"] == 0
+    path = raw / "channels.json"
+    data = path.read_bytes()
+    with path.open("r+b") as handle:  # in place: same inode, same size, one letter changed
+        handle.seek(data.index(b'"name":"') + 8)
+        handle.write(b"#")
+    outcome = raw_completeness(raw)
+    assert_outcome(outcome, False, "ERROR")
+    assert set(outcome.metadata["mismatches"]) == {"channels"}
+    assert set(outcome.metadata["mismatches"]["channels"]["found"]) == {"sha256"}
 
 
 def test_completeness_fails_when_a_row_is_dropped(raw_dir: Path) -> None:
