@@ -295,6 +295,28 @@ def run_ui_export(uri: str, work: Path) -> dict[str, Any]:
     return {"rows": summary["totalRecords"], "bytes": summary["totalBytes"], "seconds": seconds, "peak_rss_mb": 0}
 
 
+def dominant_copy(admin_uri: str, database: str) -> str:
+    """A copy of `database` in which media_platform_entities holds every row: one table, all the bytes."""
+    import psycopg
+
+    from bravo_pipeline.uris import with_database
+
+    copy = database + "_dominant"
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{copy}"')
+        conn.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{database}" STRATEGY FILE_COPY')
+    uri = with_database(admin_uri, copy)
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")  # no foreign-key triggers
+        for (name,) in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'media_tool' AND c.relkind = 'r' AND c.relname <> 'media_platform_entities'"
+        ).fetchall():
+            conn.execute(f'DELETE FROM media_tool."{name}"')
+        conn.execute("VACUUM")
+    return uri
+
+
 def bench_scale(admin_uri: str, scale: float, workers: int, naive: bool) -> dict[str, Any]:
     from bravo_pipeline.source.demo_db import build_demo_database
     from bravo_pipeline.uris import with_database
@@ -304,12 +326,25 @@ def bench_scale(admin_uri: str, scale: float, workers: int, naive: bool) -> dict
     uri = with_database(admin_uri, database)
     work = Path(tempfile.mkdtemp(prefix=f"bravo-bench-{scale}-"))
     try:
+        # A warm-up pass first: the source's pages in the cache and the machine's memory touched once, so
+        # the limit is not measured cold; every output no later stage reads is removed once measured.
+        dominant = dominant_copy(admin_uri, database)
+        for source in (uri, dominant):
+            run_limit(source, work / "warm-up")
+            shutil.rmtree(work / "warm-up")
         stages: dict[str, Any] = {"limit": run_limit(uri, work / "limit")}
+        shutil.rmtree(work / "limit")
         # next, while the only other child so far is psql: RUSAGE_CHILDREN's peak is then the CLI's own
         stages["cli_export"] = run_cli_export(uri, work / "cli")
         stages["ui_export"] = run_ui_export(uri, work / "cli")
+        shutil.rmtree(work / "cli")
         stages["export"] = run_stage("export", uri, work / "raw" / TS, work, workers)
         stages["export_1_worker"] = run_stage("export", uri, work / "raw1" / TS, work, 1)
+        shutil.rmtree(work / "raw1")
+        stages["limit_one_table"] = run_limit(dominant, work / "limit_one_table")
+        shutil.rmtree(work / "limit_one_table")
+        stages["export_one_table"] = run_stage("export", dominant, work / "raw_one_table" / TS, work, workers)
+        shutil.rmtree(work / "raw_one_table")
         stages["transform"] = run_stage("transform", uri, work / "transformed" / TS, work, workers)
         stages["load"] = run_stage("load", uri, work / "mongo", work, workers)
         stages["archive"] = run_stage("archive", uri, work / "archive", work, workers)
@@ -329,6 +364,7 @@ def targets(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
     ratio = s["export"]["seconds"] / limit
     found = [
         ("raw export <= 1.3 x limit", ratio <= 1.3, f"{ratio:.2f} x"),
+        ("raw export, two workers, <= 0.75 x limit", ratio <= 0.75, f"{ratio:.2f} x"),
         ("export peak RSS <= 300 MB", s["export"]["peak_rss_mb"] <= 300, f"{s['export']['peak_rss_mb']:.0f} MB"),
         ("transform <= 5 s", s["transform"]["seconds"] <= 5, f"{s['transform']['seconds']:.2f} s"),
         ("MongoDB load <= 10 s", s["load"]["seconds"] <= 10, f"{s['load']['seconds']:.2f} s"),
@@ -340,6 +376,11 @@ def targets(result: dict[str, Any]) -> list[tuple[str, bool, str]]:
         ("bravo-pipeline export peak RSS <= 300 MB", s["cli_export"]["peak_rss_mb"] <= 300,
          f"{s['cli_export']['peak_rss_mb']:.0f} MB"),
     ]
+    if "export_one_table" in s:
+        one = s["export_one_table"]["seconds"] / s["limit_one_table"]["seconds"]
+        found.append(("raw export of one table holding every byte, two workers, <= 0.75 x its limit",
+                      one <= 0.75, f"{one:.2f} x ({s['export_one_table']['seconds']:.2f} s vs "
+                      f"{s['limit_one_table']['seconds']:.2f} s)"))
     if "compare" in s:
         found.append(("compare of two exports <= 1 x limit", s["compare"]["seconds"] <= limit,
                       f"{s['compare']['seconds'] / limit:.2f} x ({s['compare']['seconds']:.1f} s)"))

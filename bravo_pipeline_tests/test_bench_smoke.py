@@ -8,7 +8,7 @@ from pathlib import Path
 from .conftest import repo_root
 
 STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "archive_zlib9", "checks", "compare",
-          "cli_export", "ui_export", "naive"}
+          "cli_export", "ui_export", "naive", "limit_one_table", "export_one_table"}
 
 
 def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
@@ -24,11 +24,14 @@ def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
     assert "archive >= 5 x faster than zlib level 9" in done.stdout
     assert "bravo-pipeline export <= 2 x limit" in done.stdout and "compare of two exports <= 1 x limit" in done.stdout
     assert "MongoDB load (embedded) <= 3 x BSON-encoding its documents" in done.stdout
+    assert "raw export of one table holding every byte, two workers, <= 0.75 x its limit" in done.stdout
     results = json.loads(output.read_text())
     [result] = results["results"]
     assert set(result["stages"]) == STAGES
     rows = result["rows"]
     for name in ("limit", "export", "naive", "cli_export", "ui_export"):
         assert result["stages"][name]["rows"] == rows, name
+    one_table = result["stages"]["export_one_table"]["rows"]
+    assert 0 < one_table < rows and result["stages"]["limit_one_table"]["rows"] == one_table
     assert result["stages"]["checks"]["failed"] == []
     assert result["stages"]["compare"]["changed"] == 1  # one row of the biggest table changed
