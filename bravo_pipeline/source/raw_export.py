@@ -118,18 +118,19 @@ def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) 
 def stream_piece(cursor: psycopg.Cursor, schema: str, piece: Piece, final: Path) -> PieceFile:
     """COPY one key range: piece 0 into the table's file, hashed; the others into their part files."""
     query = copy_json_rows(schema, piece.table, piece.where())
+    started = time.perf_counter()
     if piece.index == 0:
         with final.open("wb") as handle:
             out = HashingWriter(handle)
             writeback = EarlyWriteback(handle)
             rows = _copy_rows(cursor, query, out, b"[\n", lambda: writeback.wrote(out.size))
         _check_rowcount(cursor, piece.table, rows)
-        return PieceFile(piece, final, rows, out)
+        return PieceFile(piece, final, rows, out, started)
     path = part_path(final, piece.index)
     with path.open("wb") as handle:
         rows = _copy_rows(cursor, query, handle, b"", lambda: None)
     _check_rowcount(cursor, piece.table, rows)
-    return PieceFile(piece, path, rows, None)
+    return PieceFile(piece, path, rows, None, started)
 
 
 def _begin_snapshot(conn: psycopg.Connection, label: str) -> None:
@@ -220,7 +221,6 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
     one worker's share is cut into key ranges (table_split) and joined again when all are written."""
     snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
     pieces = plan_pieces(conn, schema, tables, table_sizes(conn, schema), workers, min_split_bytes)
-    started = time.perf_counter()
     written: queue.Queue[PieceFile] = queue.Queue()
 
     def work(share: list[Piece]) -> None:
@@ -244,9 +244,11 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
             waiting.setdefault(table.name, []).append(item)
             if len(waiting[table.name]) < item.piece.parts:
                 continue
-            rows, size, digest = join_pieces(target / table_filename(table.name), waiting.pop(table.name))
+            pieces = waiting.pop(table.name)
+            began = min(item.started for item in pieces)
+            rows, size, digest = join_pieces(target / table_filename(table.name), pieces)
             files.append(TableFile(table, rows, table_filename(table.name), size, digest,
-                                   time.perf_counter() - started))
+                                   time.perf_counter() - began))
             on_table(files[-1])
 
     shares = _balanced(pieces, workers)

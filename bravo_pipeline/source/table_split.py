@@ -60,6 +60,7 @@ class PieceFile:
     path: Path
     rows: int
     writer: HashingWriter | None  # piece 0 only: the hash so far, to go on with when joining
+    started: float  # time.perf_counter() when its COPY began
 
 
 def _key_columns(table: Table) -> sql.Composable:

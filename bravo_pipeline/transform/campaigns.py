@@ -11,6 +11,7 @@ line item price total, is done in polars Decimal (exact, 128-bit integers).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ MAX_ORPHAN_IDS = 100
 
 _MICROSECONDS_PER_DAY = 86_400_000_000
 _DECIMAL_MAX_PRECISION = 38
-_SERIALIZE_CHUNK_ROWS = 10_000
+_SERIALIZE_CHUNK_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -75,19 +76,22 @@ def build_campaign_documents(tables: dict[str, pl.DataFrame], export_timestamp: 
     )
 
 
-def documents_to_json(documents: pl.DataFrame) -> bytes:
-    """campaigns.json: a JSON array with one compact document per line."""
+def documents_json_blocks(documents: pl.DataFrame) -> Iterator[bytes]:
+    """campaigns.json in blocks of a few thousand documents: a JSON array with one compact document
+    per line. Written block by block, the output is never held whole."""
     if documents.is_empty():
-        return b"[]\n"
-    parts = [b"[\n"]
-    # Chunks keep the transient copies small: the output is held about twice, not four times.
+        yield b"[]\n"
+        return
+    yield b"[\n"
     for offset in range(0, documents.height, _SERIALIZE_CHUNK_ROWS):
         buffer = io.BytesIO()
         documents.slice(offset, _SERIALIZE_CHUNK_ROWS).write_ndjson(buffer)
         # JSON text never holds a raw newline: every b"\n" ends a document.
-        parts.append(buffer.getvalue().replace(b"\n", b",\n"))
-    parts[-1] = parts[-1][: -len(b",\n")] + b"\n]\n"
-    return b"".join(parts)
+        block = buffer.getvalue()
+        if offset + _SERIALIZE_CHUNK_ROWS < documents.height:
+            yield block.replace(b"\n", b",\n")
+        else:
+            yield block[:-1].replace(b"\n", b",\n") + b"\n]\n"
 
 
 def summary_counts(result: TransformResult) -> dict[str, Any]:

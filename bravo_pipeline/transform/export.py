@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.integrity import expected_digest, load_manifest, seal
 from bravo_pipeline.names import CAMPAIGNS_FILE, TRANSFORMATION_SUMMARY_FILE, table_filename
 from bravo_pipeline.timestamps import iso_utc
-from bravo_pipeline.transform.campaigns import build_campaign_documents, documents_to_json, summary_counts
+from bravo_pipeline.transform.campaigns import build_campaign_documents, documents_json_blocks, summary_counts
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, read_raw_table
 
 PREVIEW_DOCUMENTS = 3
@@ -32,8 +32,10 @@ def transform_export(raw_dir: Path, target: Path, ts: str) -> dict[str, Any]:
         expected = expected_digest(contents, filename, str(raw_dir / filename))
         tables[table] = read_raw_table(raw_dir / filename, table, expected)
     result = build_campaign_documents(tables, ts)
-    payload = documents_to_json(result.documents)
-    (target / CAMPAIGNS_FILE).write_bytes(payload)
+    with (target / CAMPAIGNS_FILE).open("wb") as handle:
+        out = HashingWriter(handle)
+        for block in documents_json_blocks(result.documents):
+            out.write(block)
     counts = summary_counts(result)
     summary = {
         "transformedAt": iso_utc(datetime.now(UTC)),
@@ -44,8 +46,8 @@ def transform_export(raw_dir: Path, target: Path, ts: str) -> dict[str, Any]:
         "totalLineItems": counts["totalLineItems"],
         "totalUsers": counts["totalUsers"],
         "outputFile": CAMPAIGNS_FILE,
-        "sha256": hashlib.sha256(payload).hexdigest(),
-        "size": len(payload),
+        "sha256": out.hexdigest(),
+        "size": out.size,
         "orphans": counts["orphans"],
         "unresolvedUsers": counts["unresolvedUsers"],
         "durationSeconds": round(time.perf_counter() - started, 3),

@@ -51,8 +51,8 @@ def test_a_failing_blocking_check_stops_the_mongodb_load(
 ) -> None:
     assert cli.main(["export", "--timestamp", TS1, "--no-mongo"]) == 0
     assert "mongodb_loadable" not in capsys.readouterr().out  # the load's gate runs only with the load
-    monkeypatch.setattr(transform_export, "documents_to_json",
-                        _drop_last_document(transform_export.documents_to_json))
+    monkeypatch.setattr(transform_export, "documents_json_blocks",
+                        _drop_last_document(transform_export.documents_json_blocks))
     assert cli.main(["transform", TS1, "--load"]) == 1
     captured = capsys.readouterr()
     assert "transformed/campaigns transform_conservation: FAILED - " in captured.out

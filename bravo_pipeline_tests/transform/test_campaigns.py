@@ -13,7 +13,7 @@ import pytest
 from bravo_pipeline.transform.campaigns import (
     TransformResult,
     build_campaign_documents,
-    documents_to_json,
+    documents_json_blocks,
     summary_counts,
 )
 from bravo_pipeline.transform.raw_tables import RawTableError, read_raw_table, read_transform_inputs
@@ -515,7 +515,7 @@ def write_raw_export(raw_dir: Path, tables: dict[str, list[dict[str, Any]]]) -> 
 
 def transform(raw_dir: Path) -> tuple[TransformResult, bytes]:
     result = build_campaign_documents(read_transform_inputs(raw_dir), EXPORT_TS)
-    return result, documents_to_json(result.documents)
+    return result, b"".join(documents_json_blocks(result.documents))
 
 
 @pytest.fixture
