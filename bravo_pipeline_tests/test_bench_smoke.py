@@ -8,7 +8,7 @@ from pathlib import Path
 from .conftest import repo_root
 
 STAGES = {"limit", "export", "export_1_worker", "transform", "load", "archive", "archive_zlib9", "checks", "compare",
-          "cli_export", "ui_export", "naive", "limit_one_table", "export_one_table"}
+          "cli_export", "ui_export", "naive", "limit_one_table", "export_one_table", "cli_export_upload"}
 
 
 def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
@@ -29,8 +29,10 @@ def test_bench_at_a_tiny_scale(admin_uri: str, tmp_path: Path) -> None:
     [result] = results["results"]
     assert set(result["stages"]) == STAGES
     rows = result["rows"]
-    for name in ("limit", "export", "naive", "cli_export", "ui_export"):
+    assert "bravo-pipeline export --upload (moto S3 server) <= 3 x limit" in done.stdout
+    for name in ("limit", "export", "naive", "cli_export", "ui_export", "cli_export_upload"):
         assert result["stages"][name]["rows"] == rows, name
+    assert len(result["stages"]["cli_export_upload"]["archives"]) == 2  # raw and transformed tarballs
     one_table = result["stages"]["export_one_table"]["rows"]
     assert 0 < one_table < rows and result["stages"]["limit_one_table"]["rows"] == one_table
     assert result["stages"]["checks"]["failed"] == []

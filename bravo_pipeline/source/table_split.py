@@ -14,6 +14,7 @@ so PostgreSQL parses them as the key column's type (and collation) itself.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,6 @@ from bravo_pipeline.source.catalog import Table
 SAMPLE_PAGES = 300  # pages read to choose the cut values: a few MB whatever the table size
 MIN_SPLIT_BYTES = 64 << 20  # below this a table is not worth the extra pass that joins its pieces
 _PAGE_BYTES = 8192
-_COPY_BLOCK = 1 << 20
 
 Key = tuple[str, ...]
 
@@ -141,16 +141,15 @@ def join_pieces(final: Path, files: list[PieceFile]) -> tuple[int, int, str]:
     writer = files[0].writer
     assert writer is not None and files[0].path == final
     rows = files[0].rows
-    with final.open("ab") as handle:
+    with final.open("r+b") as handle:  # not "ab": copy_file_range refuses a file opened to append
+        handle.seek(0, os.SEEK_END)
         writer.redirect(handle)
         writeback = EarlyWriteback(handle)
         for item in files[1:]:
             if item.rows:
                 writer.write(b",\n" if rows else b"[\n")
-                with item.path.open("rb") as part:
-                    while block := part.read(_COPY_BLOCK):
-                        writer.write(block)
-                        writeback.wrote(writer.size)
+                writer.append_file(item.path)
+                writeback.wrote(writer.size)
                 rows += item.rows
             item.path.unlink()
         writer.write(b"\n]\n" if rows else b"[]\n")
