@@ -238,18 +238,42 @@ def run_cli_export(uri: str, work: Path, extra_env: dict[str, str] | None = None
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(url: str, what: str, seconds: float = 180) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.3)
+
+
 def run_cli_export_upload(uri: str, work: Path) -> dict[str, Any]:
-    """`bravo-pipeline export --upload` against moto's S3 server (HTTP on 127.0.0.1), as in the tests."""
+    """`bravo-pipeline export --upload` against moto's S3 server (its own process, HTTP on 127.0.0.1)."""
     import boto3
-    from moto.server import ThreadedMotoServer
 
     aws = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_CONFIG_FILE": "/nonexistent/aws-config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials"}
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    endpoint = f"http://127.0.0.1:{(port := _free_port())}"
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+        _wait_for(endpoint, "moto's S3 server")
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
                               aws_secret_access_key="bench")
         client.create_bucket(Bucket="bench")
@@ -258,7 +282,8 @@ def run_cli_export_upload(uri: str, work: Path) -> dict[str, Any]:
         listed = client.list_objects_v2(Bucket="bench").get("Contents", [])
         result["archives"] = sorted(item["Key"].rsplit("/", 1)[1] for item in listed if item["Key"].endswith(".tar.gz"))
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=60)
     return result
 
 
@@ -284,28 +309,16 @@ def _graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 def run_ui_export(uri: str, work: Path) -> dict[str, Any]:
     """An export launched as the UI launches one (GraphQL on dagster-webserver): launch to finished run."""
-    import socket
-    import urllib.request
 
     env = {**os.environ, "BRAVO_SOURCE_URI": uri, "BRAVO_EXPORTS_DIR": str(work / "exports"),
            "DAGSTER_HOME": str(work / "dagster_home"), "BRAVO_STATE_DIR": str(work / "state")}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "dagster_webserver", "-h", "127.0.0.1", "-p", str(port),
                                "-w", str(Path(__file__).resolve().parent.parent / "workspace.yaml")],
                               env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/server_info", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("dagster-webserver did not start") from None
-                time.sleep(0.5)
+        _wait_for(f"{url}/server_info", "dagster-webserver")
         time.sleep(5)  # the code server has loaded the location
         started = time.perf_counter()
         run_id = _graphql(url, _GRAPHQL_LAUNCH, {"key": UI_TS})["launchRun"]["run"]["runId"]

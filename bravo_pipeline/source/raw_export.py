@@ -107,16 +107,15 @@ def _check_rowcount(cursor: psycopg.Cursor, table: Table, rows: int) -> None:
 
 
 def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) -> TableFile:
-    """COPY one table into `path` as a JSON array, one row per line."""
-    started = time.perf_counter()
-    with path.open("wb") as handle:
-        out = HashingWriter(handle)
-        writeback = EarlyWriteback(handle)
-        rows = _copy_rows(cursor, copy_json_rows(schema, table), out, b"[\n", lambda: writeback.wrote(out.size))
-        out.write(b"\n]\n" if rows else b"[]\n")
-        writeback.finish()  # on disk before the folder is published (on this worker's thread)
-    _check_rowcount(cursor, table, rows)
-    return TableFile(table, rows, path.name, out.size, out.hexdigest(), time.perf_counter() - started)
+    """COPY one whole table into `path` as a JSON array, one row per line."""
+    return _finish_table(path, [stream_piece(cursor, schema, Piece.whole(table), path)])
+
+
+def _finish_table(path: Path, pieces: list[PieceFile]) -> TableFile:
+    """The table's file closed (its other pieces appended) and on disk, as the summary records it."""
+    rows, size, digest = join_pieces(path, pieces)
+    began = min(item.started for item in pieces)
+    return TableFile(pieces[0].piece.table, rows, path.name, size, digest, time.perf_counter() - began)
 
 
 def stream_piece(cursor: psycopg.Cursor, schema: str, piece: Piece, final: Path) -> PieceFile:
@@ -248,11 +247,7 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
             waiting.setdefault(table.name, []).append(item)
             if len(waiting[table.name]) < item.piece.parts:
                 continue
-            pieces = waiting.pop(table.name)
-            began = min(item.started for item in pieces)
-            rows, size, digest = join_pieces(target / table_filename(table.name), pieces)
-            files.append(TableFile(table, rows, table_filename(table.name), size, digest,
-                                   time.perf_counter() - began))
+            files.append(_finish_table(target / table_filename(table.name), waiting.pop(table.name)))
             on_table(files[-1])
 
     shares = _balanced(pieces, workers)

@@ -43,6 +43,10 @@ class Piece:
     upper: Key | None
     estimate: int  # bytes, for dealing pieces to workers
 
+    @classmethod
+    def whole(cls, table: Table) -> Piece:
+        return cls(table, 0, 1, None, None, 0)
+
     def where(self) -> sql.Composable | None:
         conditions = []
         if self.lower is not None:

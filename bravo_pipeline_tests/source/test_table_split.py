@@ -1,13 +1,15 @@
 """A table cut into key ranges across workers comes out byte for byte as one stream writes it."""
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from bravo_pipeline.source.catalog import read_catalog
-from bravo_pipeline.source.raw_export import export_raw, stream_piece, stream_table
+from bravo_pipeline.source.raw_export import _copy_rows, export_raw, stream_piece, stream_table
 from bravo_pipeline.source.table_split import Piece, join_pieces, plan_pieces, table_sizes
 from bravo_pipeline.uris import with_database
 
@@ -116,3 +118,28 @@ def test_a_table_with_no_rows_in_any_piece_is_an_empty_array(fresh_database: str
                       for i, b in enumerate([(None, ("5",)), (("5",), None)])]
     assert join_pieces(tmp_path / "t.json", pieces)[0] == 0
     assert (tmp_path / "t.json").read_bytes() == b"[]\n"
+
+
+class _MessagesCursor:
+    """What psycopg's COPY hands over, but with message boundaries PostgreSQL itself never makes."""
+
+    def __init__(self, messages: list[bytes]) -> None:
+        self._messages = messages
+
+    def copy(self, _query: object) -> "_MessagesCursor":
+        return self
+
+    def __enter__(self) -> list[memoryview]:
+        return [memoryview(message) for message in self._messages]
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("messages", [[b'{"a":1}\n', b'{"a":2}\n{"a":3}\n', b'{"a":4}\n'],
+                                      [b'{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n']], ids=["two-in-one", "all-in-one"])
+def test_rows_that_share_a_message_are_still_one_per_line(messages: list[bytes]) -> None:
+    out = io.BytesIO()
+    rows = _copy_rows(_MessagesCursor(messages), sql.SQL(""), out, b"[\n", lambda: None)
+    assert rows == 4
+    assert out.getvalue() == b'[\n{"a":1},\n{"a":2},\n{"a":3},\n{"a":4}'
