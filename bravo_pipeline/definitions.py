@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -172,4 +173,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
 @definitions
 def defs() -> Definitions:
     """Loaded by Dagster each time it loads the code location, so settings are read then, not at import."""
-    return build_definitions()
+    built = build_definitions()
+    # Everything loaded so far (Dagster, polars, these definitions: a few hundred thousand objects) lives
+    # as long as the process. Frozen, it is left out of the garbage collector's full passes, which the
+    # raw export's many short-lived row buffers would otherwise trigger over and over: the raw step ran
+    # about 2 s slower at scale 1 inside a process holding the definitions than alone.
+    gc.freeze()
+    return built
