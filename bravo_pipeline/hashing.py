@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import threading
@@ -9,6 +10,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 _READ_BLOCK = 1 << 20
+# What a file system or kernel answers when it cannot copy_file_range between these two files
+# (another device on old kernels, overlay or network mounts, no syscall at all).
+_NO_KERNEL_COPY = {errno.EXDEV, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS, errno.EPERM}
 
 
 class HashingWriter:
@@ -29,35 +33,46 @@ class HashingWriter:
 
     def append_file(self, path: Path) -> None:
         """Append the whole file `path`: the kernel copies it (copy_file_range, on another thread)
-        while this thread hashes the same bytes from the page cache, so the two take one's time."""
+        while this thread hashes the same bytes from the page cache, so the two take one's time.
+        Where the kernel will not copy between the two files, the rest is copied by reads and
+        writes; the bytes and the digest are the same either way."""
         self._out.flush()
         out_fd = self._out.fileno()
         start = os.lseek(out_fd, 0, os.SEEK_END)
         with path.open("rb") as source:
-            total = os.fstat(source.fileno()).st_size
+            in_fd = source.fileno()
+            total = os.fstat(in_fd).st_size
             failure: list[BaseException] = []
+            copied = 0
 
-            def copy() -> None:
+            def kernel_copy() -> None:
+                nonlocal copied
+                if not hasattr(os, "copy_file_range"):  # not on this platform
+                    return
                 try:
-                    copied = 0
                     while copied < total:
-                        step = os.copy_file_range(source.fileno(), out_fd, total - copied,
+                        step = os.copy_file_range(in_fd, out_fd, total - copied,
                                                   copied, start + copied)
                         if step == 0:
                             raise OSError(f"{path}: shorter than {total} bytes")
                         copied += step
+                except OSError as error:
+                    if error.errno not in _NO_KERNEL_COPY:
+                        failure.append(error)
                 except BaseException as error:
                     failure.append(error)
 
-            copier = threading.Thread(target=copy, name="append-file")
+            copier = threading.Thread(target=kernel_copy, name="append-file")
             copier.start()
             read = 0
             while block := source.read(_READ_BLOCK):
                 self._sha.update(block)
                 read += len(block)
             copier.join()
-        if failure:
-            raise failure[0]
+            if failure:
+                raise failure[0]
+            if copied < total:
+                _copy_range(path, in_fd, out_fd, copied, total, start)
         if read != total:
             raise OSError(f"{path}: changed while it was appended")
         self.size += total
@@ -68,3 +83,16 @@ class HashingWriter:
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
+
+
+def _copy_range(path: Path, in_fd: int, out_fd: int, offset: int, end: int,
+                out_start: int) -> None:
+    """Copy bytes [offset, end) of `path` (open as `in_fd`) to `out_start + offset` of `out_fd`."""
+    while offset < end:
+        block = os.pread(in_fd, min(_READ_BLOCK, end - offset), offset)
+        if not block:
+            raise OSError(f"{path}: shorter than {end} bytes")
+        written = 0
+        while written < len(block):
+            written += os.pwrite(out_fd, block[written:], out_start + offset + written)
+        offset += len(block)
