@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -100,12 +102,19 @@ def file_facts(path: Path) -> FileFacts:
     return FileFacts(rows, size, sha.hexdigest())
 
 
-def _unchanged_since(path: Path, expected: dict[str, Any], sealed_at: int) -> bool:
+def _regular_file(path: Path) -> os.stat_result | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found if stat.S_ISREG(found.st_mode) else None
+
+
+def _unchanged_since(found: os.stat_result, expected: dict[str, Any], sealed_at: int) -> bool:
     """True when the file cannot have changed since the summary recorded the digest computed while it
     was written: its inode last changed before the summary's did, and its size is the recorded one.
     Any later write, truncation, rename over it or link to it moves its ctime past the summary's
     (which no user can set back), and the file is then read and hashed in full."""
-    found = path.stat()
     return found.st_ctime_ns < sealed_at and found.st_size == expected.get("size")
 
 
@@ -135,12 +144,13 @@ def raw_completeness(raw_dir: Path) -> CheckOutcome:
         return CheckOutcome(False, "ERROR", f"The raw export does not match its summary: {error}.", {})
     entries: dict[str, dict[str, Any]] = summary["tables"]
     files = {table: table_filename(table) for table in entries}
-    on_disk = {table for table in entries if (raw_dir / files[table]).is_file()}
-    missing = sorted((set(KNOWN_TABLES) | set(entries)) - on_disk)
+    found = {table: _regular_file(raw_dir / files[table]) for table in entries}
+    on_disk = {table: facts for table, facts in found.items() if facts is not None}
+    missing = sorted((set(KNOWN_TABLES) | set(entries)) - set(on_disk))
     mismatches: dict[str, object] = {}
     sealed_at = summary_path.stat().st_ctime_ns
-    unchanged = {table for table in on_disk if _unchanged_since(raw_dir / files[table], entries[table], sealed_at)}
-    tables = sorted(on_disk - unchanged)
+    tables = sorted(table for table, facts in on_disk.items()
+                    if not _unchanged_since(facts, entries[table], sealed_at))
     with ThreadPoolExecutor(VERIFY_THREADS) as pool:  # hashing releases the GIL
         facts = list(pool.map(lambda table: file_facts(raw_dir / files[table]), tables))
     for table, found in zip(tables, facts, strict=True):
