@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 
 from bravo_pipeline.archive.s3 import S3Location
+from bravo_pipeline.quality.checks import raw_completeness
 from bravo_pipeline.uris import with_database
 
 from .conftest import AWS_ENV
@@ -131,3 +132,8 @@ def test_shared_root_lets_a_host_without_the_files_continue_the_graph(
     assert _files(there / "raw" / TS) == _files(here / "raw" / TS)
     assert (there / "transformed" / TS / "campaigns.json").read_bytes() == (
         here / "transformed" / TS / "campaigns.json").read_bytes()
+    # the summary arrived first, so the checks cannot take a pulled file's digest on trust
+    pulled = there / "raw" / TS
+    summary_ctime = (pulled / "export-summary.json").stat().st_ctime_ns
+    assert all(path.stat().st_ctime_ns >= summary_ctime for path in pulled.iterdir())
+    assert raw_completeness(pulled).metadata["tables_read_again"] == 27
