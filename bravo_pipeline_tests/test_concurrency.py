@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from bravo_pipeline.mongo.store import open_embedded
@@ -157,9 +158,13 @@ def test_cleanup_skips_what_a_run_is_using_or_about_to_publish(env: dict[str, st
     assert run_cli(env, "verify", TS1).returncode == 0
 
 
-def test_after_a_crash_the_dead_run_is_failed_and_its_key_removed(env: dict[str, str]) -> None:
-    killed = run_cli({**env, "BRAVO_TEST_KILL_AT": "raw:exported"}, "export", "--timestamp", TS3)
+@pytest.mark.parametrize("point", ["raw:joining", "raw:exported"])
+def test_after_a_crash_the_dead_run_is_failed_and_its_key_removed(env: dict[str, str], point: str) -> None:
+    killed = run_cli({**env, "BRAVO_TEST_KILL_AT": point}, "export", "--timestamp", TS3)
     assert killed.returncode == -signal.SIGKILL
+    raw = Path(env["BRAVO_EXPORTS_DIR"]) / "raw"
+    assert not (raw / TS3).exists()  # a table half joined, or all of them, only in a hidden folder
+    assert TS3 not in run_cli(env, "list").stdout
     with _instance(env) as instance:
         assert instance.has_dynamic_partition(EXPORT_PARTITIONS_NAME, TS3)
         [run] = instance.get_runs(filters=RunsFilter(tags={"dagster/partition": TS3}))
@@ -171,8 +176,11 @@ def test_after_a_crash_the_dead_run_is_failed_and_its_key_removed(env: dict[str,
     with _instance(env) as instance:
         assert not instance.has_dynamic_partition(EXPORT_PARTITIONS_NAME, TS3)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+    assert not [p for p in raw.iterdir() if TS3 in p.name]
     again = run_cli(env, "export", "--timestamp", TS3)
     assert again.returncode == 0, again.stderr
+    verified = run_cli(env, "verify", TS3)
+    assert verified.returncode == 0, verified.stderr
 
 
 def test_a_promotion_waits_for_a_reload_of_its_version(env: dict[str, str], tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from bravo_pipeline.durable import EarlyWriteback
+from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.source.catalog import Table
 
@@ -156,6 +157,7 @@ def join_pieces(final: Path, files: list[PieceFile]) -> tuple[int, int, str]:
                 writeback.wrote(writer.size)
                 rows += item.rows
             item.path.unlink()
+        checkpoint("raw:joining")
         writer.write(b"\n]\n" if rows else b"[]\n")
         writeback.finish()
     return rows, writer.size, writer.hexdigest()
