@@ -170,6 +170,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     )
 
 
+_frozen = False
+
+
 @definitions
 def defs() -> Definitions:
     """Loaded by Dagster each time it loads the code location, so settings are read then, not at import."""
@@ -177,6 +180,11 @@ def defs() -> Definitions:
     # Everything loaded so far (Dagster, polars, these definitions: a few hundred thousand objects) lives
     # as long as the process. Frozen, it is left out of the garbage collector's full passes, which the
     # raw export's many short-lived row buffers would otherwise trigger over and over: the raw step ran
-    # about 2 s slower at scale 1 inside a process holding the definitions than alone.
-    gc.freeze()
+    # about 2 s slower at scale 1 inside a process holding the definitions than alone. Once per process:
+    # a process that loads the code location again (a test session, a reloading server) keeps the
+    # collector's full use for what it made since.
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
     return built

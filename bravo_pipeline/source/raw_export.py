@@ -66,7 +66,7 @@ class RawExportResult:
     seconds: float = field(default=0.0)
 
 
-def _copy_rows(cursor: psycopg.Cursor, query: sql.Composable, out: HashingWriter | BinaryIO,
+def copy_rows(cursor: psycopg.Cursor, query: sql.Composable, out: HashingWriter | BinaryIO,
                first: bytes, on_write: Callable[[], None]) -> int:
     """COPY `query`'s rows into `out` joined by ",\n", `first` before the first row; the row count."""
     rows = 0
@@ -126,12 +126,12 @@ def stream_piece(cursor: psycopg.Cursor, schema: str, piece: Piece, final: Path)
         with final.open("wb") as handle:
             out = HashingWriter(handle)
             writeback = EarlyWriteback(handle)
-            rows = _copy_rows(cursor, query, out, b"[\n", lambda: writeback.wrote(out.size))
+            rows = copy_rows(cursor, query, out, b"[\n", lambda: writeback.wrote(out.size))
         _check_rowcount(cursor, piece.table, rows)
         return PieceFile(piece, final, rows, out, started)
     path = part_path(final, piece.index)
     with path.open("wb") as handle:
-        rows = _copy_rows(cursor, query, handle, b"", lambda: None)
+        rows = copy_rows(cursor, query, handle, b"", lambda: None)
     _check_rowcount(cursor, piece.table, rows)
     return PieceFile(piece, path, rows, None, started)
 

@@ -9,7 +9,7 @@ import pytest
 from psycopg import sql
 
 from bravo_pipeline.source.catalog import read_catalog
-from bravo_pipeline.source.raw_export import _copy_rows, export_raw, stream_piece, stream_table
+from bravo_pipeline.source.raw_export import copy_rows, export_raw, stream_piece, stream_table
 from bravo_pipeline.source.table_split import Piece, join_pieces, plan_pieces, table_sizes
 from bravo_pipeline.uris import with_database
 
@@ -140,6 +140,6 @@ class _MessagesCursor:
                                       [b'{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n']], ids=["two-in-one", "all-in-one"])
 def test_rows_that_share_a_message_are_still_one_per_line(messages: list[bytes]) -> None:
     out = io.BytesIO()
-    rows = _copy_rows(_MessagesCursor(messages), sql.SQL(""), out, b"[\n", lambda: None)
+    rows = copy_rows(_MessagesCursor(messages), sql.SQL(""), out, b"[\n", lambda: None)
     assert rows == 4
     assert out.getvalue() == b'[\n{"a":1},\n{"a":2},\n{"a":3},\n{"a":4}'
