@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -196,21 +197,16 @@ def _stream_all(conn: psycopg.Connection, schema: str, tables: list[Table], targ
     return files
 
 
-def _balanced(pieces: list[Piece], workers: int) -> list[list[Piece]]:
-    """Pieces dealt to workers biggest first, each to the least loaded one."""
-    shares: list[list[Piece]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for piece in sorted(pieces, key=lambda p: -p.estimate):
-        lightest = loads.index(min(loads))
-        shares[lightest].append(piece)
-        loads[lightest] += piece.estimate
-    return [share for share in shares if share]
-
-
-def _stream_pieces(conn: psycopg.Connection, schema: str, pieces: list[Piece], target: Path,
-                   done: Callable[[PieceFile], None]) -> None:
+def _stream_pieces(conn: psycopg.Connection, schema: str, pieces: queue.Queue[Piece], target: Path,
+                   done: Callable[[PieceFile], None], stop: threading.Event) -> None:
+    """Take the next piece until none is left (or another worker failed): a worker that finishes a
+    big piece early takes more small ones, whatever the estimates said."""
     with conn.cursor() as cursor:
-        for piece in pieces:
+        while not stop.is_set():
+            try:
+                piece = pieces.get_nowait()
+            except queue.Empty:
+                return
             try:
                 done(stream_piece(cursor, schema, piece, target / table_filename(piece.table.name)))
             except psycopg.Error as error:
@@ -225,17 +221,25 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
     snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
     pieces = plan_pieces(conn, schema, tables, table_sizes(conn, schema), workers, min_split_bytes)
     written: queue.Queue[PieceFile] = queue.Queue()
+    waiting_pieces: queue.Queue[Piece] = queue.Queue()
+    for piece in sorted(pieces, key=lambda p: (-p.estimate, p.table.name, p.index)):  # biggest first
+        waiting_pieces.put(piece)
+    stop = threading.Event()
 
-    def work(share: list[Piece]) -> None:
-        worker = connect(uri, application_name=label, autocommit=True)
+    def work() -> None:
         try:
-            worker.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            worker.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-            _begin_settings(worker, label)
-            _stream_pieces(worker, schema, share, target, written.put)
-            worker.execute("COMMIT")
-        finally:
-            worker.close()
+            worker = connect(uri, application_name=label, autocommit=True)
+            try:
+                worker.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                worker.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+                _begin_settings(worker, label)
+                _stream_pieces(worker, schema, waiting_pieces, target, written.put, stop)
+                worker.execute("COMMIT")
+            finally:
+                worker.close()
+        except BaseException:
+            stop.set()
+            raise
 
     files: list[TableFile] = []
     waiting: dict[str, list[PieceFile]] = {}
@@ -250,9 +254,9 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
             files.append(_finish_table(target / table_filename(table.name), waiting.pop(table.name)))
             on_table(files[-1])
 
-    shares = _balanced(pieces, workers)
-    with ThreadPoolExecutor(max_workers=len(shares)) as pool:
-        futures = [pool.submit(work, share) for share in shares]
+    count = min(workers, len(pieces))
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(work) for _ in range(count)]
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
