@@ -31,7 +31,6 @@ from bravo_pipeline.assets.transformed import transformed_campaigns
 from bravo_pipeline.automation import cleanup_job, daily_cleanup_schedule, scheduled_export_sensor
 from bravo_pipeline.checks import ALL_CHECKS, LOAD_GATE_CHECKS, ON_DEMAND_CHECKS
 from bravo_pipeline.io_managers import ExportsIOManager
-from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource, TimestampClaim
 from bravo_pipeline.settings import Settings
 
@@ -89,7 +88,6 @@ def _jobs(archived: bool) -> list:
     export = define_asset_job(
         EXPORT_JOB,
         selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version, *archive) - ON_DEMAND,
-        partitions_def=export_partitions,
         description=(
             "A full export of one timestamp: the raw snapshot and every stage after it. Config "
             "`ops.raw_export.config.source`: demo, live or dump (with `dump`: a file or s3:// key)."
@@ -98,7 +96,6 @@ def _jobs(archived: bool) -> list:
     transform = define_asset_job(
         TRANSFORM_JOB,
         selection=AssetSelection.assets(transformed_campaigns, mongodb_version, *archive) - ON_DEMAND,
-        partitions_def=export_partitions,
         description="Re-run the transform (and optionally the MongoDB load) of an existing export.",
     )
     promote = define_asset_job(

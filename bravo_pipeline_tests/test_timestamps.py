@@ -30,7 +30,11 @@ def test_bad_keys_are_refused_with_a_clear_message(bad: object) -> None:
 def test_new_key_is_utc_and_valid() -> None:
     moment = datetime(2025, 6, 22, 9, 21, 14, tzinfo=UTC)
     assert new_timestamp(moment) == "20250622-092114"
-    assert validate_timestamp(new_timestamp()) is not None
+    before = datetime.now(UTC).replace(microsecond=0)
+    made = new_timestamp()
+    after = datetime.now(UTC)
+    assert validate_timestamp(made) == made
+    assert before <= datetime.strptime(made, "%Y%m%d-%H%M%S").replace(tzinfo=UTC) <= after
 
 
 def test_date_part() -> None:

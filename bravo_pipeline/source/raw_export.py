@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -64,7 +64,6 @@ class RawExportResult:
     tables: list[TableFile]
     extra_tables: list[str]
     summary: dict[str, object]
-    seconds: float = field(default=0.0)
 
 
 def copy_rows(cursor: psycopg.Cursor, query: sql.Composable, out: HashingWriter | BinaryIO,
@@ -332,4 +331,4 @@ def export_raw(
     summary = seal(summary)
     write_json(target / EXPORT_SUMMARY_FILE, summary)
     _changed_after_the_rest(target / EXPORT_SUMMARY_FILE)
-    return RawExportResult(files, extra, summary, seconds)
+    return RawExportResult(files, extra, summary)

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from bravo_pipeline.hashing import HashingWriter
-from bravo_pipeline.integrity import expected_digest, load_manifest, seal
-from bravo_pipeline.names import CAMPAIGNS_FILE, TRANSFORMATION_SUMMARY_FILE, table_filename
+from bravo_pipeline.integrity import load_manifest, seal
+from bravo_pipeline.names import CAMPAIGNS_FILE, TRANSFORMATION_SUMMARY_FILE
 from bravo_pipeline.timestamps import iso_utc
 from bravo_pipeline.transform.campaigns import build_campaign_documents, documents_json_blocks, summary_counts
-from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, read_raw_table
+from bravo_pipeline.transform.raw_tables import read_transform_inputs
 
 PREVIEW_DOCUMENTS = 3
 
@@ -26,12 +26,7 @@ def transform_export(raw_dir: Path, target: Path, ts: str) -> dict[str, Any]:
     """
     started = time.perf_counter()
     _, contents = load_manifest(raw_dir, "raw")
-    tables = {}
-    for table in TRANSFORM_COLUMNS:
-        filename = table_filename(table)
-        expected = expected_digest(contents, filename, str(raw_dir / filename))
-        tables[table] = read_raw_table(raw_dir / filename, table, expected)
-    result = build_campaign_documents(tables, ts)
+    result = build_campaign_documents(read_transform_inputs(raw_dir, contents), ts)
     with (target / CAMPAIGNS_FILE).open("wb") as handle:
         out = HashingWriter(handle)
         for block in documents_json_blocks(result.documents):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from bravo_pipeline.integrity import FileDigest, verified_bytes
+from bravo_pipeline.integrity import FileDigest, Manifest, expected_digest, verified_bytes
 from bravo_pipeline.names import table_filename
 
 _TEXT = pl.String()  # ids, text, decimal strings and ISO timestamps all stay strings
@@ -90,9 +90,16 @@ class RawTableError(ValueError):
     """A raw table file is missing or malformed, or lacks a value the transform needs."""
 
 
-def read_transform_inputs(raw_dir: Path) -> dict[str, pl.DataFrame]:
-    """The 8 tables the campaign transform reads, from `raw/<ts>/`."""
-    return {table: read_raw_table(raw_dir / table_filename(table), table) for table in TRANSFORM_COLUMNS}
+def read_transform_inputs(raw_dir: Path, contents: Manifest | None) -> dict[str, pl.DataFrame]:
+    """The 8 tables the campaign transform reads, from `raw/<ts>/`; with `contents` (the export's
+    summary), each file is checked against its recorded digest as it is read."""
+    tables = {}
+    for table in TRANSFORM_COLUMNS:
+        filename = table_filename(table)
+        path = raw_dir / filename
+        expected = expected_digest(contents, filename, str(path)) if contents is not None else None
+        tables[table] = read_raw_table(path, table, expected)
+    return tables
 
 
 def read_raw_table(path: Path, table: str, expected: FileDigest | None = None) -> pl.DataFrame:

@@ -514,7 +514,7 @@ def write_raw_export(raw_dir: Path, tables: dict[str, list[dict[str, Any]]]) -> 
 
 
 def transform(raw_dir: Path) -> tuple[TransformResult, bytes]:
-    result = build_campaign_documents(read_transform_inputs(raw_dir), EXPORT_TS)
+    result = build_campaign_documents(read_transform_inputs(raw_dir, None), EXPORT_TS)
     return result, b"".join(documents_json_blocks(result.documents))
 
 
@@ -643,13 +643,13 @@ def test_missing_required_column_names_table_and_column(
         del row["price"]
     write_raw_table(raw_dir / "line_items.json", raw_tables["line_items"])
     with pytest.raises(RawTableError, match=r"^raw table line_items: column price is missing$"):
-        read_transform_inputs(raw_dir)
+        read_transform_inputs(raw_dir, None)
 
 
 def test_missing_file_is_named(raw_dir: Path) -> None:
     (raw_dir / "users.json").unlink()
     with pytest.raises(RawTableError, match=r"users\.json is missing"):
-        read_transform_inputs(raw_dir)
+        read_transform_inputs(raw_dir, None)
 
 
 @pytest.mark.parametrize(
@@ -666,7 +666,7 @@ def test_malformed_line_names_file_and_line(raw_dir: Path, bad_line: str, line_n
     lines[line_number - 1] = bad_line
     path.write_text("\n".join(lines), encoding="utf-8")
     with pytest.raises(RawTableError) as caught:
-        read_transform_inputs(raw_dir)
+        read_transform_inputs(raw_dir, None)
     assert str(path) in str(caught.value)
     assert f"line {line_number} is malformed" in str(caught.value)
 
