@@ -84,10 +84,9 @@ def referential_integrity(
 def schema_drift(
     context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
 ) -> AssetCheckResult:
-    layout = exports_io_manager.layout
     ts = export_timestamp(context)
-    previous = quality.previous_export(layout, ts)
-    before = quality.load_schema(layout.stage_dir("raw", previous)) if previous else None
+    previous = exports_io_manager.previous_export(ts)
+    before = quality.load_schema(exports_io_manager.local_stage("raw", previous)) if previous else None
     current = quality.load_schema(exports_io_manager.local_stage("raw", ts))
     outcome = quality.schema_drift(before, current, quality.used_columns_of_transform())
     outcome.metadata["previous_export"] = previous or "none"

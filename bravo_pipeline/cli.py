@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.names import printable
+from bravo_pipeline.names import dump_database_name, printable, version_database
 from bravo_pipeline.settings import DEFAULT_DATABASE, Settings
 from bravo_pipeline.timestamps import new_timestamp, validate_timestamp
 from bravo_pipeline.uris import redact_uri, scrub
@@ -73,7 +73,6 @@ def _version_config(args: argparse.Namespace) -> dict[str, dict[str, object]]:
 
 
 def _mongodb_line(settings: Settings, ts: str) -> str:
-    from bravo_pipeline.names import version_database
 
     target = redact_uri(settings.mongodb_uri) if settings.mongodb_uri else "the embedded store"
     return f"{version_database(ts)} on {target}"
@@ -195,7 +194,7 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
     from bravo_pipeline.runner import instance, launch
 
     ts = validate_timestamp(args.timestamp)
-    _say(f"promote mediatool_{ts} to {settings.mongodb_database}")
+    _say(f"promote {version_database(ts)} to {settings.mongodb_database}")
     with instance() as dagster_instance:
         outcome = launch(
             dagster_instance,
@@ -206,7 +205,7 @@ def cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
         )
     if not outcome.success:
         raise CommandError(f"promote {ts} failed: {outcome.reason}")
-    _say(f"{settings.mongodb_database} now holds the campaigns of mediatool_{ts}")
+    _say(f"{settings.mongodb_database} now holds the campaigns of {version_database(ts)}")
     return 0
 
 
@@ -284,7 +283,6 @@ def _restore_from_s3(settings: Settings, layout: ExportsLayout, ts: str) -> None
 def _restore_postgres(settings: Settings, layout: ExportsLayout, ts: str) -> None:
     from bravo_pipeline.archive.pg_restore_json import restore_postgres_from_raw
     from bravo_pipeline.definitions import postgres_source
-    from bravo_pipeline.source.dump_restore import dump_database_name
 
     source = postgres_source(settings, secrets_from_env_vars=False)
     rows = restore_postgres_from_raw(
@@ -382,12 +380,12 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.names import version_database
     from bravo_pipeline.runner import instance, latest_checks
 
     ts = validate_timestamp(args.timestamp)
     layout = ExportsLayout(settings.exports_dir)
-    raw = json.loads((layout.require_complete("raw", ts) / "export-summary.json").read_text())
+    layout.require_complete("raw", ts)
+    raw = json.loads(layout.summary_path("raw", ts).read_text())
     _say(f"export {ts}")
     dump = f", dump {raw['source']['dump']}" if raw["source"].get("dump") else ""
     _say(f"  exported at:  {raw['exportedAt']} from {raw['source']['kind']} ({raw['database']} on {raw['host']}{dump})")
@@ -454,7 +452,6 @@ def _remote_exports(settings: Settings) -> list:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.names import version_database
 
     if args.s3:
         remote = _remote_exports(settings)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
-from bravo_pipeline.archive.shared_store import SharedRoot, pull_stage, push_stage
+from bravo_pipeline.archive.shared_store import SharedRoot, pull_stage, push_stage, shared_timestamps
 from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
 from bravo_pipeline.names import table_filename
 from bravo_pipeline.resources import ArchiveResource
@@ -62,11 +62,23 @@ class ExportsIOManager(ConfigurableIOManager):
     def abandon(self, staging: Path) -> None:
         self.layout.abandon(staging)
 
-    def local_stage(self, stage: Stage, ts: str) -> Path:
-        """A complete stage folder on this host: pulled from the shared root first when needed."""
+    def pull(self, stage: Stage, ts: str) -> bool:
+        """Whether the stage is complete on this host, pulled from the shared root first when needed."""
         if self.shared_root and not self.layout.is_complete(stage, ts):
             pull_stage(self.archive.client(), SharedRoot.parse(self.shared_root), self.layout, stage, ts)
+        return self.layout.is_complete(stage, ts)
+
+    def local_stage(self, stage: Stage, ts: str) -> Path:
+        """A complete stage folder on this host: pulled from the shared root first when needed."""
+        self.pull(stage, ts)
         return self.layout.require_complete(stage, ts)
+
+    def previous_export(self, ts: str) -> str | None:
+        """The newest complete raw export older than `ts`, on this host or in the shared root
+        (open it with `local_stage`, which pulls it)."""
+        shared = (shared_timestamps(self.archive.client(), SharedRoot.parse(self.shared_root), "raw")
+                  if self.shared_root else ())
+        return self.layout.previous_export(ts, shared)
 
     def handle_output(self, context: OutputContext, obj: object) -> None:
         if isinstance(obj, StagedFolder):

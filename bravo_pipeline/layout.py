@@ -17,6 +17,7 @@ import shutil
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,7 @@ from bravo_pipeline.names import (
     REPORTS_DIR,
     TEMP_DIR,
     TRANSFORMATION_SUMMARY_FILE,
+    log_file,
     table_filename,
 )
 from bravo_pipeline.timestamps import validate_timestamp
@@ -110,7 +112,14 @@ class ExportsLayout:
         return self.root / REPORTS_DIR
 
     def log_path(self, ts: str) -> Path:
-        return self.root / LOGS_DIR / f"pipeline_{validate_timestamp(ts)}.log"
+        return self.root / LOGS_DIR / log_file(validate_timestamp(ts))
+
+    def previous_export(self, ts: str, elsewhere: Iterable[str] = ()) -> str | None:
+        """The newest complete raw export older than `ts`: here, or among `elsewhere` (the
+        timestamps complete in a shared root, which a reader pulls before it opens them)."""
+        validate_timestamp(ts)
+        older = [candidate for candidate in {*self.timestamps("raw"), *elsewhere} if candidate < ts]
+        return max(older) if older else None
 
     def timestamps(self, stage: Stage) -> list[str]:
         """Complete exports of a stage, oldest first."""

@@ -102,6 +102,26 @@ def _decode(stem: str) -> str:
     return out.decode("utf-8")
 
 
+def log_file(ts: str) -> str:
+    """The plain-text log of one export timestamp, in `logs/`."""
+    return f"pipeline_{ts}.log"
+
+
+def staged_dump_file(ts: str, extension: str) -> str:
+    """A dump copied (or un-gzipped) into `temp/` before its restore."""
+    return f"prod_dump_{ts}.{extension}"
+
+
+def staged_dump_pattern(ts: str) -> str:
+    """The glob pattern of every file `staged_dump_file(ts, …)` can name."""
+    return f"prod_dump_{ts}.*"
+
+
+def comparison_report_file(ts1: str, ts2: str, extension: str) -> str:
+    """A report of `compare`, in `comparison-reports/`."""
+    return f"compare-{ts1}-vs-{ts2}.{extension}"
+
+
 def version_database(ts: str) -> str:
     """The MongoDB database of one export version."""
     return f"mediatool_{ts}"

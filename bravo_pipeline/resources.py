@@ -20,6 +20,7 @@ from bravo_pipeline.archive.s3 import (
 )
 from bravo_pipeline.layout import ExportsLayout, Stage
 from bravo_pipeline.mongo.store import DocumentStore, opened_store
+from bravo_pipeline.names import dump_database_name
 from bravo_pipeline.partitions import PARTITION_TAG, discard_invalid_key
 from bravo_pipeline.settings import (
     DEFAULT_DATABASE,
@@ -28,7 +29,6 @@ from bravo_pipeline.settings import (
     DEFAULT_SCHEMA,
 )
 from bravo_pipeline.source.connection import SourceError, connect, database_exists
-from bravo_pipeline.source.dump_restore import dump_database_name
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
 from bravo_pipeline.uris import redact_uri, with_database
 

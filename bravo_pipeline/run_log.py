@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.timestamps import validate_timestamp
 from bravo_pipeline.uris import known_secrets, scrub
 
@@ -136,7 +137,7 @@ class PartitionLogFileHandler(logging.Handler):
         root = Path(os.environ.get("BRAVO_EXPORTS_DIR") or "exports").resolve()
         level = _event_level(message) if event is not None else record.levelname
         try:
-            append_line(root / "logs" / f"pipeline_{ts}.log",
+            append_line(ExportsLayout(root).log_path(ts),
                         format_line(datetime.fromtimestamp(record.created, UTC), level, text))
         except OSError:
             self.handleError(record)

@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
+from bravo_pipeline.timestamps import validate_timestamp
 
 
 class SharedStoreError(RuntimeError):
@@ -36,6 +37,22 @@ class SharedRoot:
     def key(self, stage: Stage, ts: str, name: str = "") -> str:
         parts = [self.prefix, stage, ts, name] if self.prefix else [stage, ts, name]
         return "/".join(part for part in parts if part)
+
+
+def shared_timestamps(client: Any, root: SharedRoot, stage: Stage) -> list[str]:
+    """The timestamps whose `<stage>/<ts>/` is complete (summary present) in the shared root."""
+    found = []
+    prefix = root.key(stage, "") + "/"
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=root.bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            ts, _, name = item["Key"].removeprefix(prefix).partition("/")
+            if name == SUMMARY_FILES[stage]:
+                try:
+                    found.append(validate_timestamp(ts))
+                except ValueError:
+                    continue
+    return sorted(found)
 
 
 def push_stage(client: Any, root: SharedRoot, layout: ExportsLayout, stage: Stage, ts: str) -> int:

@@ -21,6 +21,7 @@ from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.io_managers import ExportsIOManager, StageFile
 from bravo_pipeline.mongo.registry import Registry, RegistryError, registry_entry
 from bravo_pipeline.mongo.versions import load_version, promote_version
+from bravo_pipeline.names import version_database
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import MongoResource, TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
@@ -135,11 +136,11 @@ def mongodb_current(
         source_postgres_db=None, purpose=config.purpose, notes=config.notes, load_id=result.state.load_id,
     ), "promote")
     count = result.collections["campaigns"]
-    context.log.info(f"promoted mediatool_{ts} to {result.database} ({count} campaigns)")
+    context.log.info(f"promoted {version_database(ts)} to {result.database} ({count} campaigns)")
     return MaterializeResult(
         metadata={
             "version": ts,
-            "promoted_from": f"mediatool_{ts}",
+            "promoted_from": version_database(ts),
             "database": result.database,
             "collections": MetadataValue.json(result.collections),
             "dagster/row_count": result.collections["campaigns"],

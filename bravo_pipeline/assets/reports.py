@@ -15,7 +15,6 @@ from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.ops.compare import compare_exports, default_report_path, render, write_report
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.quality.checks import previous_export
 from bravo_pipeline.resources import TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
 
@@ -53,9 +52,12 @@ def changes_report(
 ) -> MaterializeResult:
     ts = validate_timestamp(context.partition_key)
     layout = exports_io_manager.layout
-    previous = previous_export(layout, ts)
+    previous = exports_io_manager.previous_export(ts)
     if previous is None:
         return MaterializeResult(metadata={"previous_export": "none", "note": "first export: nothing to compare"})
+    for stage in ("raw", "transformed"):
+        for export in (previous, ts):
+            exports_io_manager.pull(stage, export)
     report = compare_exports(layout, previous, ts)
     path = default_report_path(layout, previous, ts, "json")
     write_report(path, render(report, "json"))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, AssetSpec, MetadataValue
 
+from bravo_pipeline.names import dump_database_name
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.resources import ArchiveResource, PostgresSource
 from bravo_pipeline.source.dump_restore import (
-    dump_database_name,
     remove_dump,
     restore_dump,
     run_pg_dump,

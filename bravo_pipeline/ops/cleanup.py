@@ -17,9 +17,8 @@ from bravo_pipeline.layout import ExportsLayout, sweep_hidden
 from bravo_pipeline.mongo.registry import Registry, registry_entry
 from bravo_pipeline.mongo.versions import is_version_database, sweep_staging
 from bravo_pipeline.mongo.view import observe
-from bravo_pipeline.names import version_database
+from bravo_pipeline.names import dump_database_name, version_database
 from bravo_pipeline.ops.retention import CleanupPlan, delete_local, local_artifacts, plan_cleanup
-from bravo_pipeline.source.dump_restore import dump_database_name
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import IO, Any, Literal
 from bravo_pipeline.integrity import FileDigest, IntegrityError, Manifest, load_manifest, verified_bytes, verified_lines
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.names import CAMPAIGNS_FILE as TRANSFORMED_FILE
-from bravo_pipeline.names import SCHEMA_FILE, UnsafeNameError, table_filename
+from bravo_pipeline.names import SCHEMA_FILE, UnsafeNameError, comparison_report_file, table_filename
 from bravo_pipeline.quality.checks import count_rows
 from bravo_pipeline.timestamps import InvalidTimestampError, iso_utc, validate_timestamp
 
@@ -612,8 +612,8 @@ def compare_exports(
 def default_report_path(layout: ExportsLayout, ts1: str, ts2: str, fmt: Format) -> Path:
     if fmt not in _EXTENSIONS:
         raise CompareError(f"unknown report format {fmt!r}: use json, html or markdown")
-    name = f"compare-{validate_timestamp(ts1)}-vs-{validate_timestamp(ts2)}.{_EXTENSIONS[fmt]}"
-    return layout.reports_dir / name
+    return layout.reports_dir / comparison_report_file(validate_timestamp(ts1), validate_timestamp(ts2),
+                                                       _EXTENSIONS[fmt])
 
 
 def write_report(path: Path, text: str) -> Path:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bravo_pipeline.layout import ExportsLayout
+from bravo_pipeline.names import staged_dump_pattern
 from bravo_pipeline.timestamps import timestamp_datetime, validate_timestamp
 
 _DURATION = re.compile(r"^([0-9]+)([dhmw])$")
@@ -137,7 +138,7 @@ def _candidates(layout: ExportsLayout, ts: str) -> list[tuple[str, Path]]:
         ("transformed", layout.stage_dir("transformed", ts)),
         ("log", layout.log_path(ts)),
     ]
-    found += [("temp", path) for path in sorted(layout.temp_dir.glob(f"prod_dump_{ts}*"))]
+    found += [("temp", path) for path in sorted(layout.temp_dir.glob(staged_dump_pattern(ts)))]
     found += [("report", path) for path in sorted(layout.reports_dir.glob(f"*{ts}*"))]
     return found
 

@@ -42,7 +42,6 @@ from bravo_pipeline.names import CAMPAIGNS_FILE, SCHEMA_FILE, table_filename
 from bravo_pipeline.names import EXPORT_SUMMARY_FILE as RAW_SUMMARY_FILE
 from bravo_pipeline.names import TRANSFORMATION_SUMMARY_FILE as TRANSFORMED_SUMMARY_FILE
 from bravo_pipeline.source.tables import KNOWN_TABLES
-from bravo_pipeline.timestamps import validate_timestamp
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS, RawTableError, read_raw_table
 
 Severity = Literal["WARN", "ERROR"]
@@ -347,13 +346,6 @@ def schema_drift(
         return CheckOutcome(False, "ERROR", text, metadata)
     text = f"The schema changed ({_plural(len(changes), 'change')}), none in what the transform reads."
     return CheckOutcome(False, "WARN", text, metadata)
-
-
-def previous_export(layout: ExportsLayout, ts: str) -> str | None:
-    """The newest complete raw export older than `ts`, or None."""
-    validate_timestamp(ts)
-    older = [candidate for candidate in layout.timestamps("raw") if candidate < ts]
-    return older[-1] if older else None
 
 
 def load_schema(raw_dir: Path) -> dict[str, Any]:

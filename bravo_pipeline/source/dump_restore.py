@@ -20,6 +20,7 @@ from typing import Literal
 
 from psycopg import sql
 
+from bravo_pipeline.names import staged_dump_file
 from bravo_pipeline.source.catalog import outside_dependencies
 from bravo_pipeline.source.connection import SourceError, connect
 from bravo_pipeline.source.databases import build_database
@@ -56,12 +57,8 @@ class RestoredDatabase:
     tables: int
 
 
-def dump_database_name(ts: str) -> str:
-    return f"media_tool_{ts}"
-
-
 def temp_dump_path(temp_dir: Path, ts: str, dump_format: DumpFormat) -> Path:
-    return temp_dir / f"prod_dump_{ts}.{_EXTENSIONS[dump_format]}"
+    return temp_dir / staged_dump_file(ts, _EXTENSIONS[dump_format])
 
 
 def _first_error_line(text: str) -> str:

@@ -24,7 +24,6 @@ from bravo_pipeline.quality.checks import (
     load_schema,
     mongodb_loadable,
     mongodb_version,
-    previous_export,
     raw_completeness,
     referential_integrity,
     schema_drift,
@@ -377,11 +376,14 @@ def test_previous_export_is_the_newest_complete_one_before(tmp_path: Path) -> No
         folder.mkdir(parents=True)
         if complete:
             (folder / "export-summary.json").write_text("{}")
-    assert previous_export(layout, "20250104-000000") == "20250102-000000"
-    assert previous_export(layout, "20250105-000000") == "20250104-000000"
-    assert previous_export(layout, "20250101-000000") is None
+    assert layout.previous_export("20250104-000000") == "20250102-000000"
+    assert layout.previous_export("20250105-000000") == "20250104-000000"
+    assert layout.previous_export("20250101-000000") is None
+    # complete only in the shared root: found there too (the reader pulls it before opening it)
+    assert layout.previous_export("20250104-000000", ["20250103-120000"]) == "20250103-120000"
+    assert layout.previous_export("20250102-000000", ["20250104-000000"]) == "20250101-000000"
     with pytest.raises(ValueError):
-        previous_export(layout, "../x")
+        layout.previous_export("../x")
 
 
 # --- 4. transform conservation ------------------------------------------------------------------
