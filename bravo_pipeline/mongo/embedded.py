@@ -9,9 +9,9 @@ Where it differs from a server, or costs far more than it must, it is corrected 
   the source in, so a reader in between sees an empty collection; its storage
   layer's rename already replaces the target in one SQLite transaction, so that
   is what a rename over an existing target uses here;
-- inserting into the load's new staging collection, and reading a collection
-  back for its count and sum, go to the collection's table directly
-  (`insert_into_empty`, `embedded_documents`).
+- filling the load's new staging collection (documents, then indexes), and
+  reading a collection back for its count and sum, go to the collection's
+  table directly (`fill_with_indexes`, `embedded_documents`).
 """
 
 from __future__ import annotations
@@ -87,19 +87,42 @@ class RefusedDocumentError(ValueError):
         self.document_id = document_id
 
 
-def insert_into_empty(collection: Any, batches: Iterable[list[dict[str, Any]]]) -> int:
-    """Insert every document into an empty collection without indexes, in one SQLite transaction.
+def _field_value(document: dict[str, Any], path: str) -> Any:
+    """The value a server's index holds for `path` (a dotted field): None where it is missing."""
+    value: Any = document
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _index_key(value: Any) -> object:
+    try:
+        hash(value)
+    except TypeError:  # a sub-document or an array: compared by its BSON, as a server compares it
+        return ("bson", bson.encode({"": value}))
+    return (type(value).__name__, value)
+
+
+def fill_with_indexes(collection: Any, batches: Iterable[list[dict[str, Any]]],
+                      indexes: Iterable[tuple[str, str, bool]]) -> int:
+    """Insert every document into an empty collection without indexes, in one SQLite transaction,
+    then give it its single-field ascending `indexes` (name, field, unique).
 
     mongomock's insert validates, copies and BSON-encodes each document for its
-    checks, then commits it alone: six times the cost of encoding it. Into an
-    empty collection without indexes only two of its checks can matter, and
-    both are kept: each document is encoded once by the store (so one over
-    16 MiB is refused, see above), and a repeated _id is refused. Nothing is
-    stored unless every batch goes in.
+    checks, then commits it alone: six times the cost of encoding it; its
+    create_index of a unique index decodes every document again to check it.
+    Into an empty collection without indexes only these checks can matter, and
+    all are kept, on the documents in hand: each document is encoded once by the
+    store (so one over 16 MiB is refused, see above), a repeated _id is
+    refused, and so is a repeated value of a unique index's field (a missing
+    field counts as null, as on a server). Nothing is stored unless every
+    batch goes in.
     """
     store = collection._store
     if not store.is_empty or store.indexes:
         raise ValueError(f"{collection.full_name} is not an empty collection without indexes")
+    indexes = list(indexes)
+    unique: dict[str, set[object]] = {field: set() for _, field, is_unique in indexes if is_unique}
     table = store._documents
     insert = f"INSERT INTO {table._table_name} VALUES(?, ?)"  # nosec: litemongo's own table name
     seen: set[object] = set()
@@ -112,6 +135,13 @@ def insert_into_empty(collection: Any, batches: Iterable[list[dict[str, Any]]]) 
                     raise RefusedDocumentError(document_id, f"E11000 duplicate key error: _id {document_id!r} "
                                                             "is already in the collection")
                 seen.add(document_id)
+                for field, values in unique.items():
+                    value = _field_value(document, field)
+                    key = _index_key(value)
+                    if key in values:
+                        raise RefusedDocumentError(document_id, f"E11000 duplicate key error: {field} "
+                                                                f"{value!r} is already in the collection")
+                    values.add(key)
                 try:
                     encoded = table._encode_doc(document)
                 except DocumentTooLarge:
@@ -120,4 +150,6 @@ def insert_into_empty(collection: Any, batches: Iterable[list[dict[str, Any]]]) 
                 rows.append((table.encode_key(document_id), encoded))
             store._connection.executemany(insert, rows)
     store._query_index = None
+    for name, field, is_unique in indexes:  # what create_index records, its check done above
+        store.create_index(name, {"key": [(field, 1)], **({"unique": True} if is_unique else {})})
     return len(seen)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import bson
 import pymongo
 from bson.decimal128 import Decimal128
-from pymongo.errors import BulkWriteError, DocumentTooLarge, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, OperationFailure, PyMongoError
 
 from bravo_pipeline.exact import EXACT
 from bravo_pipeline.mongo.embedded import (
@@ -32,7 +32,7 @@ from bravo_pipeline.mongo.embedded import (
     embedded_client,
     embedded_count,
     embedded_documents,
-    insert_into_empty,
+    fill_with_indexes,
 )
 from bravo_pipeline.mongo.limits import MAX_BSON_DOCUMENT_BYTES, too_large
 from bravo_pipeline.uris import mongodb_label
@@ -72,9 +72,8 @@ class DocumentStore(Protocol):
 
     server: str
 
-    def insert_batches(self, database: str, collection: str, batches: Iterable[list[dict[str, Any]]]) -> int: ...
-
-    def create_indexes(self, database: str, collection: str, indexes: Iterable[IndexSpec]) -> None: ...
+    def fill_collection(self, database: str, collection: str, batches: Iterable[list[dict[str, Any]]],
+                        indexes: Iterable[IndexSpec]) -> int: ...
 
     def exact_count(self, database: str, collection: str) -> int: ...
 
@@ -108,6 +107,11 @@ def _rejected_id(error: BulkWriteError, batch: list[dict[str, Any]]) -> str:
     index = first.get("index")
     document_id = batch[index].get("_id") if isinstance(index, int) and index < len(batch) else "?"
     return f"document {document_id} rejected by MongoDB: {first.get('errmsg', error)}"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def _oversized_id(batch: list[dict[str, Any]]) -> str:
@@ -161,12 +165,15 @@ class MongoStore:
         self.server = server
         self._embedded = embedded
 
-    def insert_batches(self, database: str, collection: str, batches: Iterable[list[dict[str, Any]]]) -> int:
-        """Insert every batch into a new collection; a document the server refuses is named (StoreError)."""
+    def fill_collection(self, database: str, collection: str, batches: Iterable[list[dict[str, Any]]],
+                        indexes: Iterable[IndexSpec]) -> int:
+        """Insert every batch into a new collection, then create its indexes (on a server, building
+        them once over the loaded documents is cheaper than keeping them up during the load). A
+        document the server refuses, or a unique index it cannot build, is named (StoreError)."""
         target = self._client[database][collection]
         if self._embedded:
             try:
-                return insert_into_empty(target, batches)
+                return fill_with_indexes(target, batches, [(i.name, i.field, i.unique) for i in indexes])
             except RefusedDocumentError as error:
                 raise StoreError(f"document {error.document_id} rejected by MongoDB: {error}") from None
         acknowledged = 0
@@ -177,12 +184,13 @@ class MongoStore:
                 raise StoreError(_rejected_id(error, batch)) from None
             except DocumentTooLarge:
                 raise StoreError(_oversized_id(batch)) from None
-        return acknowledged
-
-    def create_indexes(self, database: str, collection: str, indexes: Iterable[IndexSpec]) -> None:
-        target = self._client[database][collection]
         for index in indexes:
-            target.create_index([(index.field, pymongo.ASCENDING)], name=index.name, unique=index.unique)
+            try:
+                target.create_index([(index.field, pymongo.ASCENDING)], name=index.name, unique=index.unique)
+            except DuplicateKeyError as error:
+                raise StoreError(f"{database}.{collection}: index {index.name} rejected by MongoDB: "
+                                 f"{index.field} is not unique ({_first_line(error)})") from None
+        return acknowledged
 
     def exact_count(self, database: str, collection: str) -> int:
         """The documents the collection holds now (not what was acknowledged)."""

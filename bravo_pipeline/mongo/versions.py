@@ -203,8 +203,7 @@ def _replace_campaigns(
     staging = f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
     summing = _Summing(batches)
     try:
-        store.insert_batches(database, staging, summing)
-        store.create_indexes(database, staging, CAMPAIGN_INDEXES)
+        store.fill_collection(database, staging, summing, CAMPAIGN_INDEXES)
         held = store.exact_count(database, staging)
         if held != expected:
             raise CountMismatchError(f"{database}.{COLLECTION}: the load holds {held} documents, expected {expected}")

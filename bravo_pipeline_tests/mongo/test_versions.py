@@ -11,7 +11,7 @@ from bson.decimal128 import Decimal128
 
 from bravo_pipeline.integrity import IntegrityError
 from bravo_pipeline.mongo.store import MongoStore, StoreError, connect_server, open_embedded
-from bravo_pipeline.mongo.versions import load_version, promote_version
+from bravo_pipeline.mongo.versions import STAGING_PREFIX, load_version, promote_version
 
 from .conftest import campaign, write_transformed
 
@@ -60,6 +60,36 @@ def test_a_rejected_document_is_named_and_the_previous_version_stays(
     with pytest.raises(StoreError, match=f"document {documents[2]['_id']} rejected by MongoDB"):
         load_version(store, bad, TS1)
     assert store.exact_count("mediatool_20250622-072114", "campaigns") == 4
+
+
+def _same_number(documents: list[dict]) -> None:
+    documents[5]["campaignNumber"] = documents[2]["campaignNumber"]
+
+
+def _both_null(documents: list[dict]) -> None:
+    documents[2]["campaignNumber"] = documents[5]["campaignNumber"] = None
+
+
+def _both_missing(documents: list[dict]) -> None:
+    del documents[2]["campaignNumber"], documents[5]["campaignNumber"]
+
+
+@pytest.mark.parametrize("break_it", [_same_number, _both_null, _both_missing], ids=["same", "null", "missing"])
+def test_a_repeated_campaign_number_is_refused_and_the_previous_version_stays(
+    store: MongoStore, make_export, tmp_path: Path, break_it
+) -> None:
+    database = "mediatool_20250622-072114"
+    load_version(store, make_export(TS1, 4), TS1)
+    documents = [campaign(TS1, n) for n in range(6)]
+    break_it(documents)  # a unique index: a server refuses two equal values, null and missing alike
+    bad = write_transformed(tmp_path / "bad", TS1, documents)
+    with pytest.raises(StoreError, match=r"rejected by MongoDB: .*campaignNumber"):
+        load_version(store, bad, TS1)
+    assert store.exact_count(database, "campaigns") == 4
+    assert [name for name in store.collection_names(database) if name.startswith(STAGING_PREFIX)] == []
+    good = write_transformed(tmp_path / "good", TS1, [campaign(TS1, n) for n in range(5)])
+    result = load_version(store, good, TS1)
+    assert result.collections == {"campaigns": 5} and "campaignNumber_1" in result.indexes
 
 
 def test_the_embedded_store_refuses_a_document_over_16_mib_like_a_server(tmp_path: Path, make_export) -> None:
