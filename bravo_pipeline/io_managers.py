@@ -14,8 +14,8 @@ from pathlib import Path
 from dagster import ConfigurableIOManager, InputContext, OutputContext
 
 from bravo_pipeline.archive.shared_store import SharedRoot, pull_stage, push_stage, shared_timestamps
-from bravo_pipeline.layout import SUMMARY_FILES, ExportsLayout, Stage
-from bravo_pipeline.names import table_filename
+from bravo_pipeline.layout import ExportsLayout, Stage
+from bravo_pipeline.names import CAMPAIGNS_FILE, EXPORT_SUMMARY_FILE
 from bravo_pipeline.resources import ArchiveResource
 
 
@@ -36,6 +36,12 @@ class StageFile:
     path: Path
     stage: Stage
     ts: str
+
+
+# What a downstream asset is handed: the raw summary (its folder is the raw export) and campaigns.json.
+# The raw tables are deps: they are published with the summary's folder and read from it.
+_INPUT_FILES: dict[tuple[str, str], str] = {("raw", "export_summary"): EXPORT_SUMMARY_FILE,
+                                            ("transformed", "campaigns"): CAMPAIGNS_FILE}
 
 
 def _stage_and_name(key_path: list[str]) -> tuple[Stage, str]:
@@ -98,7 +104,9 @@ class ExportsIOManager(ConfigurableIOManager):
         stage, name = _stage_and_name(list(context.asset_key.path))
         ts = context.asset_partition_key
         folder = self.local_stage(stage, ts)
-        filename = SUMMARY_FILES[stage] if name == "export_summary" else table_filename(name)
+        filename = _INPUT_FILES.get((stage, name))
+        if filename is None:
+            raise ValueError(f"asset {context.asset_key.to_user_string()} is not loaded as an input")
         path = folder / filename
         if not path.is_file():
             raise FileNotFoundError(f"{stage} export {ts} has no file {filename}")

@@ -9,6 +9,7 @@ from dagster import (
     AssetOut,
     Config,
     MetadataValue,
+    Nothing,
     Output,
     ResourceParam,
     multi_asset,
@@ -37,9 +38,9 @@ def raw_table_key(table: str) -> AssetKey:
 
 def _outs() -> dict[str, AssetOut]:
     outs = {
-        table: AssetOut(
+        table: AssetOut(  # published with the summary's folder: nothing for an IO manager to store or load
             key=raw_table_key(table),
-            io_manager_key="exports_io_manager",
+            dagster_type=Nothing,
             description=f"Rows of media_tool.{table} at the export snapshot: `raw/<ts>/{table}.json`.",
             kinds={"postgres", "json"},
             code_version=CODE_VERSION,

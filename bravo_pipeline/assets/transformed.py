@@ -18,10 +18,8 @@ CODE_VERSION = "transformed-1"
 
 @asset(
     key=CAMPAIGNS_KEY,
-    ins={
-        "raw_summary": AssetIn(key=SUMMARY_KEY),
-        **{table: AssetIn(key=raw_table_key(table)) for table in TRANSFORM_COLUMNS},
-    },
+    ins={"raw_summary": AssetIn(key=SUMMARY_KEY)},  # the raw folder; the tables it reads are deps
+    deps=[raw_table_key(table) for table in TRANSFORM_COLUMNS],
     partitions_def=export_partitions,
     group_name="transformed",
     io_manager_key="exports_io_manager",
@@ -38,7 +36,6 @@ def transformed_campaigns(
     exports_io_manager: ResourceParam[ExportsIOManager],
     timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
     raw_summary: StageFile,
-    **raw_tables: StageFile,
 ) -> Output[StagedFolder]:
     ts = validate_timestamp(context.partition_key)
     staging = exports_io_manager.begin("transformed", ts)
