@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from bravo_pipeline.archive.s3 import S3Location
 from bravo_pipeline.quality.checks import raw_completeness
@@ -137,3 +138,14 @@ def test_shared_root_lets_a_host_without_the_files_continue_the_graph(
     summary_ctime = (pulled / "export-summary.json").stat().st_ctime_ns
     assert all(path.stat().st_ctime_ns >= summary_ctime for path in pulled.iterdir())
     assert raw_completeness(pulled).metadata["tables_read_again"] == 27
+
+    # a later export on a host that never held raw/<TS>/ still checks its schema against it
+    shutil.rmtree(there / "raw" / TS)
+    later = "20250623-072114"
+    assert _cli(other, "export", "--timestamp", later, "--no-mongo").returncode == 0
+    with DagsterInstance.get() as instance:
+        key = AssetCheckKey(AssetKey(["raw", "export_summary"]), "schema_drift")
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        metadata = record.event.dagster_event.event_specific_data.metadata
+    assert record.status.value == "SUCCEEDED" and metadata["previous_export"].value == TS
+    assert (there / "raw" / TS / "schema.json").read_bytes() == (here / "raw" / TS / "schema.json").read_bytes()
