@@ -94,7 +94,7 @@ result = {"rows": 0, "bytes": size, "archive_bytes": archive_bytes}
 import hashlib, os
 from bravo_pipeline.integrity import SEAL_FIELD, seal
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.ops.compare import compare_exports
+from bravo_pipeline.compare import compare_exports
 root, later = OUT / "exports", "20250102-000000"
 # The same export under two timestamps (files hard-linked), except that in the later one the biggest
 # table has one row changed: that table goes through the row-by-row diff, the others have one digest.
@@ -369,7 +369,7 @@ def _fastest(measure: Callable[[], dict[str, Any]], rounds: int) -> dict[str, An
 
 
 def bench_scale(admin_uri: str, scale: float, workers: int, naive: bool, repeat: int) -> dict[str, Any]:
-    from bravo_pipeline.source.demo_db import build_demo_database
+    from bravo_pipeline.demo_database import build_demo_database
     from bravo_pipeline.uris import with_database
 
     database = "bench_media_tool_" + str(scale).replace(".", "_")

@@ -8,7 +8,6 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     OpExecutionContext,
-    ResourceParam,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
@@ -18,11 +17,10 @@ from dagster import (
     sensor,
 )
 
-from bravo_pipeline.io_managers import ExportsIOManager
-from bravo_pipeline.ops.cleanup import Stores, find_cleanup, run_cleanup
-from bravo_pipeline.ops.retention import parse_duration
 from bravo_pipeline.partitions import InstancePartitionKeys, export_partitions
-from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource
+from bravo_pipeline.resources import ArchiveResource, ExportsResource, MongoResource, PostgresSource
+from bravo_pipeline.retention.cleanup import Stores, find_cleanup, run_cleanup
+from bravo_pipeline.retention.plan import parse_duration
 from bravo_pipeline.timestamps import new_timestamp
 
 EXPORT_INTERVAL_SECONDS = int(os.environ.get("BRAVO_EXPORT_INTERVAL_SECONDS") or 24 * 3600)
@@ -69,12 +67,12 @@ def stores_for(archive: ArchiveResource, mongodb: MongoResource, source: Postgre
 def cleanup_exports(
     context: OpExecutionContext,
     config: CleanupConfig,
-    exports_io_manager: ResourceParam[ExportsIOManager],
+    exports: ExportsResource,
     archive: ArchiveResource,
     mongodb: MongoResource,
     source: PostgresSource,
 ) -> None:
-    layout = exports_io_manager.layout
+    layout = exports.layout
     stores = stores_for(archive, mongodb, source, s3=config.s3, databases=config.databases)
     report = find_cleanup(layout, now=datetime.now(UTC), older_than=parse_duration(config.older_than),
                           keep=config.keep, stores=stores)

@@ -4,18 +4,16 @@ from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
     AssetCheckSeverity,
-    ResourceParam,
     asset_check,
 )
 
 from bravo_pipeline.assets.mongodb import VERSION_KEY
 from bravo_pipeline.assets.raw import SUMMARY_KEY
 from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
-from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.names import version_database
 from bravo_pipeline.partitions import export_partitions
 from bravo_pipeline.quality import checks as quality
-from bravo_pipeline.resources import MongoResource
+from bravo_pipeline.resources import ExportsResource, MongoResource
 
 
 class UnpartitionedCheckError(Exception):
@@ -51,9 +49,9 @@ def _result(outcome: quality.CheckOutcome) -> AssetCheckResult:
     ),
 )
 def raw_completeness(
-    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+    context: AssetCheckExecutionContext, exports: ExportsResource
 ) -> AssetCheckResult:
-    return _result(quality.raw_completeness(exports_io_manager.local_stage("raw", export_timestamp(context))))
+    return _result(quality.raw_completeness(exports.local_stage("raw", export_timestamp(context))))
 
 
 @asset_check(
@@ -67,9 +65,9 @@ def raw_completeness(
     ),
 )
 def referential_integrity(
-    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+    context: AssetCheckExecutionContext, exports: ExportsResource
 ) -> AssetCheckResult:
-    return _result(quality.referential_integrity(exports_io_manager.local_stage("raw", export_timestamp(context))))
+    return _result(quality.referential_integrity(exports.local_stage("raw", export_timestamp(context))))
 
 
 @asset_check(
@@ -82,12 +80,12 @@ def referential_integrity(
     ),
 )
 def schema_drift(
-    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+    context: AssetCheckExecutionContext, exports: ExportsResource
 ) -> AssetCheckResult:
     ts = export_timestamp(context)
-    previous = exports_io_manager.previous_export(ts)
-    before = quality.load_schema(exports_io_manager.local_stage("raw", previous)) if previous else None
-    current = quality.load_schema(exports_io_manager.local_stage("raw", ts))
+    previous = exports.previous_export(ts)
+    before = quality.load_schema(exports.local_stage("raw", previous)) if previous else None
+    current = quality.load_schema(exports.local_stage("raw", ts))
     outcome = quality.schema_drift(before, current, quality.used_columns_of_transform())
     outcome.metadata["previous_export"] = previous or "none"
     return _result(outcome)
@@ -105,12 +103,12 @@ def schema_drift(
     ),
 )
 def transform_conservation(
-    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+    context: AssetCheckExecutionContext, exports: ExportsResource
 ) -> AssetCheckResult:
     ts = export_timestamp(context)
     return _result(
         quality.transform_conservation(
-            exports_io_manager.local_stage("raw", ts), exports_io_manager.local_stage("transformed", ts)
+            exports.local_stage("raw", ts), exports.local_stage("transformed", ts)
         )
     )
 
@@ -127,10 +125,10 @@ def transform_conservation(
     ),
 )
 def mongodb_loadable(
-    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+    context: AssetCheckExecutionContext, exports: ExportsResource
 ) -> AssetCheckResult:
     ts = export_timestamp(context)
-    return _result(quality.mongodb_loadable(exports_io_manager.local_stage("transformed", ts)))
+    return _result(quality.mongodb_loadable(exports.local_stage("transformed", ts)))
 
 
 @asset_check(
@@ -145,12 +143,12 @@ def mongodb_loadable(
 def mongodb_matches_transformed(
     context: AssetCheckExecutionContext,
     mongodb: MongoResource,
-    exports_io_manager: ResourceParam[ExportsIOManager],
+    exports: ExportsResource,
 ) -> AssetCheckResult:
     ts = export_timestamp(context)
     with mongodb.open() as store:
         outcome = quality.mongodb_version(
-            store, version_database(ts), exports_io_manager.local_stage("transformed", ts)
+            store, version_database(ts), exports.local_stage("transformed", ts)
         )
     return _result(outcome)
 
@@ -166,9 +164,9 @@ def mongodb_matches_transformed(
     ),
 )
 def export_verified(
-    context: AssetCheckExecutionContext, exports_io_manager: ResourceParam[ExportsIOManager]
+    context: AssetCheckExecutionContext, exports: ExportsResource
 ) -> AssetCheckResult:
-    return _result(quality.export_verified(exports_io_manager.layout, export_timestamp(context)))
+    return _result(quality.export_verified(exports.layout, export_timestamp(context)))
 
 
 ALL_CHECKS = [

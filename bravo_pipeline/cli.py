@@ -46,7 +46,7 @@ def _embedded_admin_uri(settings: Settings) -> str:
 
 
 def _ensure_demo_database(settings: Settings, scale: float | None = None) -> None:
-    from bravo_pipeline.source.demo_db import build_demo_database, demo_database_scale
+    from bravo_pipeline.demo_database import build_demo_database, demo_database_scale
 
     admin = _embedded_admin_uri(settings)
     existing = demo_database_scale(admin, DEFAULT_DATABASE)
@@ -308,7 +308,7 @@ def _restore_mongodb(settings: Settings, layout: ExportsLayout, ts: str) -> None
 
 
 def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.ops.compare import compare_exports, default_report_path, render, write_report
+    from bravo_pipeline.compare import compare_exports, default_report_path, has_changes, render, write_report
 
     ts1, ts2 = validate_timestamp(args.ts1), validate_timestamp(args.ts2)
     layout = ExportsLayout(settings.exports_dir)
@@ -319,7 +319,7 @@ def cmd_compare(args: argparse.Namespace, settings: Settings) -> int:
     _say(f"compare {ts1} -> {ts2}: {summary['tables_with_changes']} of {summary['total_tables']} tables changed, "
          f"{summary['total_records_v1']} -> {summary['total_records_v2']} rows")
     for table, entry in sorted(report["details"].items()):
-        if entry["added"] or entry["removed"] or entry["changed"] or any(entry["schema"].values()):
+        if has_changes(entry):
             _say(f"  {table}: +{entry['added']} -{entry['removed']} ~{entry['changed']}")
     campaigns = (report.get("transformed") or {}).get("campaigns")
     if campaigns:
@@ -333,9 +333,9 @@ def cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
 
     from bravo_pipeline.automation import stores_for
     from bravo_pipeline.definitions import build_resources
-    from bravo_pipeline.ops.cleanup import find_cleanup, run_cleanup
-    from bravo_pipeline.ops.retention import parse_duration
     from bravo_pipeline.partitions import InstancePartitionKeys
+    from bravo_pipeline.retention.cleanup import find_cleanup, run_cleanup
+    from bravo_pipeline.retention.plan import parse_duration
     from bravo_pipeline.runner import instance, mark_dead_runs
 
     older_than = parse_duration(args.older_than)
@@ -431,7 +431,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo_db(args: argparse.Namespace, settings: Settings) -> int:
-    from bravo_pipeline.source.demo_db import build_demo_database
+    from bravo_pipeline.demo_database import build_demo_database
 
     admin = _embedded_admin_uri(settings)
     _say(f"building the demo database {DEFAULT_DATABASE} at scale {args.scale} ...")

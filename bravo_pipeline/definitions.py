@@ -9,6 +9,7 @@ from typing import Any
 from dagster import (
     AssetCheckKey,
     AssetKey,
+    AssetsDefinition,
     AssetSelection,
     AutomationConditionSensorDefinition,
     DefaultSensorStatus,
@@ -31,7 +32,7 @@ from bravo_pipeline.assets.transformed import transformed_campaigns
 from bravo_pipeline.automation import cleanup_job, daily_cleanup_schedule, scheduled_export_sensor
 from bravo_pipeline.checks import ALL_CHECKS, LOAD_GATE_CHECKS, ON_DEMAND_CHECKS
 from bravo_pipeline.io_managers import ExportsIOManager
-from bravo_pipeline.resources import ArchiveResource, MongoResource, PostgresSource, TimestampClaim
+from bravo_pipeline.resources import ArchiveResource, ExportsResource, MongoResource, PostgresSource, TimestampClaim
 from bravo_pipeline.settings import Settings
 
 EXPORT_JOB = "export_job"
@@ -64,13 +65,14 @@ def build_resources(settings: Settings, *, secrets_from_env_vars: bool = True) -
         endpoint_url=settings.s3_endpoint_url,
         region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
     )
+    exports = ExportsResource(exports_dir=str(settings.exports_dir), archive=archive,
+                              shared_root=settings.shared_root)
     return {
         "archive": archive,
         "timestamp_claim": TimestampClaim(),
         "source": postgres_source(settings, secrets_from_env_vars=secrets_from_env_vars),
-        "exports_io_manager": ExportsIOManager(
-            exports_dir=str(settings.exports_dir), archive=archive, shared_root=settings.shared_root
-        ),
+        "exports": exports,
+        "exports_io_manager": ExportsIOManager(exports=exports),
         "mongodb": MongoResource(
             uri=_secret("BRAVO_MONGODB_URI", settings.mongodb_uri, secrets_from_env_vars),
             embedded_path=str(settings.mongodb_embedded_path),
@@ -84,10 +86,9 @@ ON_DEMAND = AssetSelection.checks(*ON_DEMAND_CHECKS)
 
 def _jobs(archived: bool) -> list:
     """The jobs; `archive/s3` is in them only when a bucket is configured."""
-    archive = [archive_s3] if archived else []
     export = define_asset_job(
         EXPORT_JOB,
-        selection=AssetSelection.assets(raw_export, transformed_campaigns, mongodb_version, *archive) - ON_DEMAND,
+        selection=AssetSelection.assets(*run_assets(raw=True, mongodb=True, archive=archived)) - ON_DEMAND,
         description=(
             "A full export of one timestamp: the raw snapshot and every stage after it. Config "
             "`ops.raw_export.config.source`: demo, live or dump (with `dump`: a file or s3:// key)."
@@ -95,7 +96,7 @@ def _jobs(archived: bool) -> list:
     )
     transform = define_asset_job(
         TRANSFORM_JOB,
-        selection=AssetSelection.assets(transformed_campaigns, mongodb_version, *archive) - ON_DEMAND,
+        selection=AssetSelection.assets(*run_assets(raw=False, mongodb=True, archive=archived)) - ON_DEMAND,
         description="Re-run the transform (and optionally the MongoDB load) of an existing export.",
     )
     promote = define_asset_job(
@@ -106,16 +107,21 @@ def _jobs(archived: bool) -> list:
     return [export, transform, promote, cleanup_job]
 
 
-def export_selection(*, raw: bool = True, mongodb: bool = True, upload: bool = False) -> list[AssetKey]:
-    """The assets of one run: [raw →] transformed [→ MongoDB version] [→ archive]."""
-    keys = [*transformed_campaigns.keys]
-    if raw:
-        keys = [*raw_export.keys, *keys]
+def run_assets(*, raw: bool, mongodb: bool, archive: bool) -> list[AssetsDefinition]:
+    """The assets of one run, in order: [raw →] transformed [→ MongoDB version] [→ archive]. The
+    export and transform jobs are the fullest choices; a CLI run takes its subset with this too."""
+    chosen = [raw_export] if raw else []
+    chosen.append(transformed_campaigns)
     if mongodb:
-        keys = [*keys, *mongodb_version.keys]
-    if upload:
-        keys = [*keys, *archive_s3.keys]
-    return keys
+        chosen.append(mongodb_version)
+    if archive:
+        chosen.append(archive_s3)
+    return chosen
+
+
+def export_selection(*, raw: bool = True, mongodb: bool = True, upload: bool = False) -> list[AssetKey]:
+    """The asset keys of one run (see run_assets)."""
+    return [key for assets in run_assets(raw=raw, mongodb=mongodb, archive=upload) for key in assets.keys]
 
 
 # reports/changes is eager: this sensor (running by default, in the daemon that `make ui` starts)

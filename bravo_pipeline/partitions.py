@@ -81,7 +81,7 @@ def partition_report(instance: DagsterInstance, exported: Callable[[str], bool])
 
 
 class InstancePartitionKeys:
-    """The keys of `instance`, as cleanup sees them (ops.cleanup.PartitionKeys)."""
+    """The keys of `instance`, as cleanup sees them (retention.cleanup.PartitionKeys)."""
 
     def __init__(self, instance: DagsterInstance, *, besides: str | None = None) -> None:
         self._instance = instance

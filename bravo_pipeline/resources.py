@@ -13,11 +13,10 @@ from bravo_pipeline import claims
 from bravo_pipeline.archive.s3 import (
     ArchiveError,
     S3Location,
-    StageArchive,
     archive_export,
-    archive_stage,
     make_client,
 )
+from bravo_pipeline.archive.shared_store import SharedRoot, pull_stage, push_stage, shared_timestamps
 from bravo_pipeline.layout import ExportsLayout, Stage
 from bravo_pipeline.mongo.store import DocumentStore, opened_store
 from bravo_pipeline.names import dump_database_name
@@ -151,10 +150,52 @@ class ArchiveResource(ConfigurableResource):
             raise ArchiveError(f"cannot download {url}: {str(error).splitlines()[0]}") from None
         return target
 
-    def mirror_stage(self, layout: ExportsLayout, stage: Stage, ts: str) -> StageArchive:
-        """Upload a just-published stage; the metadata is withdrawn until archive/s3 rewrites it."""
-        return archive_stage(self.client(), self.location(), layout, stage, ts, layout.temp_dir)
-
     def complete(self, layout: ExportsLayout, ts: str) -> dict[str, Any]:
         """Upload whatever stage is not in S3 yet, then write the metadata last."""
         return archive_export(self.client(), self.location(), layout, ts, layout.temp_dir)
+
+
+class ExportsResource(ConfigurableResource):
+    """The exports root (`BRAVO_EXPORTS_DIR`) and, in shared-root mode (`BRAVO_SHARED_ROOT`,
+    s3://bucket/prefix), the copy of it every host reads: staging, publishing, finding and pulling
+    stage folders. The S3 archive is the `archive/s3` asset's job, not this."""
+
+    exports_dir: str
+    archive: ArchiveResource  # its S3 client reaches the shared root
+    shared_root: str | None = None
+
+    @property
+    def layout(self) -> ExportsLayout:
+        return ExportsLayout(Path(self.exports_dir))
+
+    def begin(self, stage: Stage, ts: str) -> Path:
+        return self.layout.begin_staging(stage, ts)
+
+    def abandon(self, staging: Path) -> None:
+        self.layout.abandon(staging)
+
+    def publish(self, staging: Path, stage: Stage, ts: str, *, replace: bool) -> list[str]:
+        """Rename a written staging folder into place (and push it to the shared root); what was done."""
+        done = [f"published {self.layout.publish(staging, stage, ts, replace=replace)}"]
+        if self.shared_root:
+            pushed = push_stage(self.archive.client(), SharedRoot.parse(self.shared_root), self.layout, stage, ts)
+            done.append(f"pushed {pushed} files to {self.shared_root}/{stage}/{ts}/")
+        return done
+
+    def pull(self, stage: Stage, ts: str) -> bool:
+        """Whether the stage is complete on this host, pulled from the shared root first when needed."""
+        if self.shared_root and not self.layout.is_complete(stage, ts):
+            pull_stage(self.archive.client(), SharedRoot.parse(self.shared_root), self.layout, stage, ts)
+        return self.layout.is_complete(stage, ts)
+
+    def local_stage(self, stage: Stage, ts: str) -> Path:
+        """A complete stage folder on this host: pulled from the shared root first when needed."""
+        self.pull(stage, ts)
+        return self.layout.require_complete(stage, ts)
+
+    def previous_export(self, ts: str) -> str | None:
+        """The newest complete raw export older than `ts`, on this host or in the shared root
+        (open it with `local_stage`, which pulls it)."""
+        shared = (shared_timestamps(self.archive.client(), SharedRoot.parse(self.shared_root), "raw")
+                  if self.shared_root else ())
+        return self.layout.previous_export(ts, shared)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,36 @@ from moto.server import ThreadedMotoServer
 
 from bravo_pipeline.archive.s3 import S3Location, make_client
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
+
+
+def _postgres_servers_under(folder: Path) -> list[int]:
+    """Processes of a PostgreSQL server whose data directory is under `folder`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if arguments and arguments[0].endswith(b"/postgres") and b"-D" in arguments:
+            data = arguments[arguments.index(b"-D") + 1] if arguments.index(b"-D") + 1 < len(arguments) else b""
+            if Path(os.fsdecode(data)).is_relative_to(folder):
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_outlives_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every embedded PostgreSQL a test starts (the session's, or a CLI's in its own state folder)
+    is stopped by the end: the suite leaves no process behind."""
+    yield
+    deadline = time.monotonic() + 15  # a server told to stop takes a moment to exit
+    while (left := _postgres_servers_under(tmp_path_factory.getbasetemp())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        os.kill(pid, signal.SIGTERM)
+    assert not left, f"embedded PostgreSQL servers still running after the tests: pids {left}"
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +83,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def demo_uri(admin_uri: str) -> str:
     """A tiny demo source database (scale 0.01) shared by the tests that only read it."""
-    from bravo_pipeline.source.demo_db import build_demo_database
+    from bravo_pipeline.demo_database import build_demo_database
 
     build_demo_database(admin_uri, database="media_tool_demo", scale=0.01)
     return admin_uri.rsplit("/", 1)[0] + "/media_tool_demo"

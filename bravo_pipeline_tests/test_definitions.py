@@ -7,13 +7,19 @@ import sys
 from pathlib import Path
 
 LOAD = """
-import warnings
-warnings.simplefilter("always")
-import bravo_pipeline.definitions as definitions
-loaded = definitions.defs()
-for name in ("export_job", "transform_job", "promote_job", "cleanup_job"):
-    loaded.resolve_job_def(name)
-print(sorted(job.name for job in loaded.resolve_all_job_defs()))
+import sys, warnings
+from pathlib import Path
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import bravo_pipeline.definitions as definitions
+    loaded = definitions.defs()
+    jobs = sorted(loaded.resolve_job_def(name).name
+                  for name in ("export_job", "transform_job", "promote_job", "cleanup_job"))
+package = Path(definitions.__file__).parent
+for warning in caught:  # those our code causes (Dagster points them at the calling line)
+    if Path(warning.filename).is_relative_to(package):
+        print(f"{warning.filename}:{warning.lineno}: {warning.message}", file=sys.stderr)
+print(jobs)
 """
 
 

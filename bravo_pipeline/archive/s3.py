@@ -367,17 +367,6 @@ def withdraw_metadata(client: Any, location: S3Location, ts: str) -> None:
         _delete(client, location, key, "upload")
 
 
-def archive_stage(
-    client: Any, location: S3Location, layout: ExportsLayout, stage: Stage, ts: str, work_dir: Path,
-    *, transfer_config: TransferConfig | None = None,
-) -> StageArchive:
-    """Upload one just-published stage. The metadata goes first, so the export reads as incomplete
-    (never as the old export pointing at a new tarball) until `archive_export` rewrites it."""
-    check_bucket(client, location, "upload")
-    withdraw_metadata(client, location, ts)
-    return upload_stage(client, location, layout, stage, ts, work_dir, transfer_config=transfer_config)
-
-
 def archive_export(
     client: Any, location: S3Location, layout: ExportsLayout, ts: str, work_dir: Path,
     *, transfer_config: TransferConfig | None = None,
@@ -408,6 +397,28 @@ def plan_upload(location: S3Location, layout: ExportsLayout, ts: str) -> list[St
             planned.append(StageArchive(stage, location.stage_key(stage, ts), _folder_bytes(folder), None,
                                         _stage_collections(stage, summary)))
     return planned
+
+
+def archived_objects(client: Any, location: S3Location, ts: str) -> list[tuple[str, int]]:
+    """The objects of export `ts` in S3 and their sizes, the metadata first: deleted in this order,
+    the export reads as incomplete from the first deletion on."""
+    found = []
+    for key in (location.metadata_key(ts), location.raw_key(ts), location.transformed_key(ts)):
+        try:
+            head = client.head_object(Bucket=location.bucket, Key=key)
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code", "")) in _MISSING_KEY:
+                continue
+            raise archive_error(error, location, "cleanup", key) from None
+        except (BotoCoreError, Boto3Error) as error:
+            raise archive_error(error, location, "cleanup", key) from None
+        found.append((key, int(head["ContentLength"])))
+    return found
+
+
+def delete_archived(client: Any, location: S3Location, key: str) -> None:
+    """Delete one object `archived_objects` listed."""
+    _delete(client, location, key, "cleanup")
 
 
 def _delete(client: Any, location: S3Location, key: str, operation: str) -> None:

@@ -1,14 +1,13 @@
-"""The S3 archive of an export: tarballs (mirrored as stages publish) and the metadata, last."""
+"""The S3 archive of an export: its tarballs, then the metadata, last. Defined only with a bucket."""
 
 from collections.abc import Iterator
 
-from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, ResourceParam, asset
+from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from bravo_pipeline.assets.raw import SUMMARY_KEY
 from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
-from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import ArchiveResource, TimestampClaim
+from bravo_pipeline.resources import ArchiveResource, ExportsResource, TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
 
 ARCHIVE_KEY = AssetKey(["archive", "s3"])
@@ -25,22 +24,19 @@ ARCHIVE_KEY = AssetKey(["archive", "s3"])
     output_required=False,
     description=(
         "`s3://<bucket>/<prefix>/{raw,transformed}/<date>/<ts>-*.tar.gz` and `metadata/<date>/<ts>.json`. "
-        "The tarballs are uploaded as the stages publish; this asset uploads any that are missing and "
-        "writes the metadata last, so its presence means the archive is complete. Skipped (not "
-        "materialized) when BRAVO_S3_BUCKET is unset."
+        "Uploads each stage S3 lacks (or holds from other content), then writes the metadata last, so "
+        "its presence means the archive is complete. Part of the definitions only when BRAVO_S3_BUCKET "
+        "is set."
     ),
 )
 def archive_s3(
     context: AssetExecutionContext,
     archive: ArchiveResource,
-    exports_io_manager: ResourceParam[ExportsIOManager],
+    exports: ExportsResource,
     timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
 ) -> Iterator[Output[None]]:
     ts = validate_timestamp(context.partition_key)
-    if not archive.enabled:
-        context.log.info("no S3 bucket configured (BRAVO_S3_BUCKET): archive skipped")
-        return
-    metadata = archive.complete(exports_io_manager.layout, ts)
+    metadata = archive.complete(exports.layout, ts)
     location = archive.location()
     raw, transformed = metadata["exports"]["raw"], metadata["exports"].get("transformed")
     context.log.info(f"archived {ts} to {location.url}")

@@ -9,7 +9,6 @@ from dagster import (
     Config,
     MaterializeResult,
     MetadataValue,
-    ResourceParam,
     asset,
 )
 from pydantic import Field
@@ -18,12 +17,12 @@ from bravo_pipeline.assets.raw import SUMMARY_KEY
 from bravo_pipeline.assets.transformed import CAMPAIGNS_KEY
 from bravo_pipeline.claims import claim, export_claim
 from bravo_pipeline.faults import checkpoint
-from bravo_pipeline.io_managers import ExportsIOManager, StageFile
+from bravo_pipeline.io_managers import StageFile
 from bravo_pipeline.mongo.registry import Registry, RegistryError, registry_entry
 from bravo_pipeline.mongo.versions import load_version, promote_version
 from bravo_pipeline.names import version_database
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import MongoResource, TimestampClaim
+from bravo_pipeline.resources import ExportsResource, MongoResource, TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
 
 VERSION_KEY = AssetKey(["mongodb", "version"])
@@ -75,14 +74,14 @@ def mongodb_version(
     context: AssetExecutionContext,
     config: VersionConfig,
     mongodb: MongoResource,
-    exports_io_manager: ResourceParam[ExportsIOManager],
+    exports: ExportsResource,
     timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp (so per mediatool_<ts>)
     campaigns: StageFile,
     raw_summary: StageFile,
 ) -> MaterializeResult:
     ts = validate_timestamp(context.partition_key)
     action = "restored" if config.action == "restored" else "loaded"
-    registry = Registry(exports_io_manager.layout.root)
+    registry = Registry(exports.layout.root)
     registry.check()  # before any database is touched
     with mongodb.open() as store:
         result = load_version(store, campaigns.path.parent, ts, action=action)
@@ -123,9 +122,9 @@ def mongodb_current(
     context: AssetExecutionContext,
     config: PromoteConfig,
     mongodb: MongoResource,
-    exports_io_manager: ResourceParam[ExportsIOManager],
+    exports: ExportsResource,
 ) -> MaterializeResult:
-    registry = Registry(exports_io_manager.layout.root)
+    registry = Registry(exports.layout.root)
     registry.check()  # before any database is touched
     with mongodb.open() as store:
         ts = validate_timestamp(config.version)

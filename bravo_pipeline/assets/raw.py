@@ -11,17 +11,16 @@ from dagster import (
     MetadataValue,
     Nothing,
     Output,
-    ResourceParam,
     multi_asset,
 )
 
 from bravo_pipeline.assets.metadata import preview_rows, table_column_schema
 from bravo_pipeline.assets.source import SOURCE_DB_KEY, restore_source_dump
 from bravo_pipeline.faults import checkpoint
-from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder
+from bravo_pipeline.io_managers import StagedFolder
 from bravo_pipeline.names import printable
 from bravo_pipeline.partitions import discard_if_unexported, export_partitions
-from bravo_pipeline.resources import ArchiveResource, PostgresSource, TimestampClaim
+from bravo_pipeline.resources import ArchiveResource, ExportsResource, PostgresSource, TimestampClaim
 from bravo_pipeline.source.dump_restore import restored_dump_label
 from bravo_pipeline.source.raw_export import TableFile, export_raw
 from bravo_pipeline.source.tables import KNOWN_TABLES
@@ -82,11 +81,11 @@ def raw_export(
     config: RawExportConfig,
     source: PostgresSource,
     archive: ArchiveResource,
-    exports_io_manager: ResourceParam[ExportsIOManager],
+    exports: ExportsResource,
     timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
 ) -> Iterator[Output]:
     ts = validate_timestamp(context.partition_key)
-    layout = exports_io_manager.layout
+    layout = exports.layout
     if layout.is_complete("raw", ts):  # refused, and the healthy partition stays as it is
         context.log.warning(f"raw/{ts} is already exported: an export is never overwritten, nothing done")
         return
@@ -102,7 +101,7 @@ def raw_export(
     except BaseException:
         discard_if_unexported(context.instance, ts, layout.is_complete("raw", ts), run_id=context.run_id)
         raise
-    staging = exports_io_manager.begin("raw", ts)
+    staging = exports.begin("raw", ts)
     done: list[TableFile] = []
 
     def on_table(item: TableFile) -> None:
@@ -123,7 +122,7 @@ def raw_export(
             warn=context.log.warning,
         )
     except BaseException:
-        exports_io_manager.abandon(staging)
+        exports.abandon(staging)
         discard_if_unexported(context.instance, ts, layout.is_complete("raw", ts), run_id=context.run_id)
         raise
     checkpoint("raw:exported")

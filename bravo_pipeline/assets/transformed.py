@@ -1,13 +1,13 @@
 """The transformed stage: one denormalized document per campaign, from its own raw export."""
 
-from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, ResourceParam, asset
+from dagster import AssetExecutionContext, AssetIn, AssetKey, MetadataValue, Output, asset
 
 from bravo_pipeline.assets.raw import SUMMARY_KEY, raw_table_key
 from bravo_pipeline.faults import checkpoint
-from bravo_pipeline.io_managers import ExportsIOManager, StagedFolder, StageFile
+from bravo_pipeline.io_managers import StagedFolder, StageFile
 from bravo_pipeline.names import CAMPAIGNS_FILE
 from bravo_pipeline.partitions import export_partitions
-from bravo_pipeline.resources import TimestampClaim
+from bravo_pipeline.resources import ExportsResource, TimestampClaim
 from bravo_pipeline.timestamps import validate_timestamp
 from bravo_pipeline.transform.export import preview_documents, transform_export
 from bravo_pipeline.transform.raw_tables import TRANSFORM_COLUMNS
@@ -33,20 +33,20 @@ CODE_VERSION = "transformed-1"
 )
 def transformed_campaigns(
     context: AssetExecutionContext,
-    exports_io_manager: ResourceParam[ExportsIOManager],
+    exports: ExportsResource,
     timestamp_claim: TimestampClaim,  # held for the run: one writer per timestamp
     raw_summary: StageFile,
 ) -> Output[StagedFolder]:
     ts = validate_timestamp(context.partition_key)
-    staging = exports_io_manager.begin("transformed", ts)
+    staging = exports.begin("transformed", ts)
     try:
         summary = transform_export(raw_summary.path.parent, staging, ts)
         checkpoint("transform:written")
         preview = preview_documents(staging / CAMPAIGNS_FILE)
     except BaseException:
-        exports_io_manager.abandon(staging)
+        exports.abandon(staging)
         raise
-    target = exports_io_manager.layout.stage_dir("transformed", ts)
+    target = exports.layout.stage_dir("transformed", ts)
     orphans = summary["orphans"]
     context.log.info(
         f"transformed {summary['totalCampaigns']} campaigns in {summary['durationSeconds']}s"

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bravo_pipeline.source.demo_db import (
+from bravo_pipeline.demo_database import (
     DemoDatabase,
     build_demo_database,
     demo_database_scale,

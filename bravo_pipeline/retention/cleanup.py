@@ -18,14 +18,15 @@ from bravo_pipeline.mongo.registry import Registry, registry_entry
 from bravo_pipeline.mongo.versions import is_version_database, sweep_staging
 from bravo_pipeline.mongo.view import observe
 from bravo_pipeline.names import dump_database_name, version_database
-from bravo_pipeline.ops.retention import CleanupPlan, delete_local, local_artifacts, plan_cleanup
+from bravo_pipeline.retention.plan import CleanupPlan, delete_local, local_artifacts, plan_cleanup
 
 
 @dataclass(frozen=True)
 class Item:
     store: str  # local, s3, mongodb, postgres
-    name: str
+    name: str  # as the user reads it: a path, an s3:// URL, a database
     size_bytes: int | None
+    key: str = ""  # s3: the object key to delete
 
 
 @dataclass
@@ -71,14 +72,14 @@ def find_cleanup(layout: ExportsLayout, *, now: datetime, older_than: timedelta,
 def _items(layout: ExportsLayout, ts: str, stores: Stores, failures: list[str]) -> list[Item]:
     items = [Item("local", str(a.path), a.size_bytes) for a in local_artifacts(layout, ts)]
     if stores.s3_client is not None:
+        from bravo_pipeline.archive.s3 import archived_objects
+
         location = stores.s3_location
         try:
-            for key in (location.metadata_key(ts), location.raw_key(ts), location.transformed_key(ts)):
-                size = _s3_size(stores.s3_client, location.bucket, key)
-                if size is not None:
-                    items.append(Item("s3", f"s3://{location.bucket}/{key}", size))
+            items += [Item("s3", f"s3://{location.bucket}/{key}", size, key)
+                      for key, size in archived_objects(stores.s3_client, location, ts)]
         except Exception as error:
-            failures.append(f"s3://{location.bucket}: {_one_line(error)}")
+            failures.append(_one_line(error))  # an ArchiveError, naming the bucket and the object
     if stores.drop_databases:
         try:
             with stores.mongodb() as store:
@@ -185,8 +186,9 @@ def _delete_export(layout: ExportsLayout, report: CleanupReport, stores: Stores,
 
 def _delete_remote(item: Item, stores: Stores, registry: Registry, ts: str) -> None:
     if item.store == "s3":
-        key = item.name.split("/", 3)[3]
-        stores.s3_client.delete_object(Bucket=stores.s3_location.bucket, Key=key)
+        from bravo_pipeline.archive.s3 import delete_archived
+
+        delete_archived(stores.s3_client, stores.s3_location, item.key)
     elif item.store == "mongodb":
         with stores.mongodb() as store:
             store.drop_database(item.name)
@@ -196,17 +198,6 @@ def _delete_remote(item: Item, stores: Stores, registry: Registry, ts: str) -> N
         from bravo_pipeline.source.databases import drop_database
 
         drop_database(stores.postgres_admin_uri or "", item.name)
-
-
-def _s3_size(client: Any, bucket: str, key: str) -> int | None:
-    from botocore.exceptions import ClientError
-
-    try:
-        return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return None
-        raise
 
 
 def _pg_database_exists(admin_uri: str, database: str) -> bool:

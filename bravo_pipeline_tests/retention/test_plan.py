@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.ops.retention import (
+from bravo_pipeline.retention.plan import (
     Artifact,
     delete_local,
     local_artifacts,

@@ -16,14 +16,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.ops.compare import (
+from bravo_pipeline.compare import (
     CompareError,
     compare_exports,
     default_report_path,
     render,
     write_report,
 )
+from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.source.raw_export import export_raw
 from bravo_pipeline_tests.conftest import refresh_summary
 
@@ -380,7 +380,7 @@ COMPARE_IN_SUBPROCESS = """
 import json, resource, sys, time
 from pathlib import Path
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.ops.compare import compare_exports
+from bravo_pipeline.compare import compare_exports
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 report = compare_exports(ExportsLayout(Path(sys.argv[1])), sys.argv[2], sys.argv[3])
