@@ -80,15 +80,11 @@ def _mongodb_line(settings: Settings, ts: str) -> str:
 
 def _export_plan(args: argparse.Namespace, settings: Settings) -> tuple[str, str, dict]:
     """The source kind, a description of it, and the op config of the run."""
-    kind = args.source or ("dump" if args.dump else ("live" if settings.source_uri else "demo"))
-    if args.dump and kind != "dump":
-        raise CommandError("--dump goes with --source dump")
-    if kind == "live" and not settings.source_uri:
-        raise CommandError("--source live needs BRAVO_SOURCE_URI (the server to export from)")
+    from bravo_pipeline.source.kinds import choose_kind
+
+    kind = choose_kind(args.source or "", dump=args.dump or "", source_uri=settings.source_uri)
     config: dict[str, dict[str, object]] = {"raw_export": {"source": kind}}
     if kind == "dump":
-        if not args.dump and not settings.source_uri:
-            raise CommandError("--source dump needs --dump FILE, or BRAVO_SOURCE_URI to run pg_dump on")
         dump = args.dump or ""
         if dump and not dump.startswith("s3://"):
             dump = str(Path(dump).resolve())

@@ -29,6 +29,7 @@ from bravo_pipeline.settings import (
 )
 from bravo_pipeline.source.connection import SourceError, connect, database_exists
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
+from bravo_pipeline.source.kinds import choose_kind
 from bravo_pipeline.uris import redact_uri, with_database
 
 
@@ -47,9 +48,6 @@ class PostgresSource(ConfigurableResource):
     state_dir: str = ".bravo"
     export_workers: int = 1
 
-    def default_kind(self) -> str:
-        return "live" if self.uri else "demo"
-
     def embedded_server(self) -> EmbeddedPostgres:
         return EmbeddedPostgres.in_state_dir(Path(self.state_dir))
 
@@ -59,10 +57,8 @@ class PostgresSource(ConfigurableResource):
         return self.embedded_server().uri("postgres")
 
     def export_uri(self, kind: str, ts: str) -> str:
-        """Where the raw export of `ts` reads, for a source of `kind`."""
-        if kind == "live":
-            if not self.uri:
-                raise SourceError("a live export needs BRAVO_SOURCE_URI (the server to export from)")
+        """Where the raw export of `ts` reads, for a source of `kind` (whose needs source.kinds checks)."""
+        if choose_kind(kind, dump="", source_uri=self.uri) == "live" and self.uri:
             return self.uri
         if kind == "dump":
             return self._existing(self.restore_admin_uri(), dump_database_name(ts),

@@ -22,6 +22,7 @@ from bravo_pipeline.names import printable
 from bravo_pipeline.partitions import discard_if_unexported, export_partitions
 from bravo_pipeline.resources import ArchiveResource, ExportsResource, PostgresSource, TimestampClaim
 from bravo_pipeline.source.dump_restore import restored_dump_label
+from bravo_pipeline.source.kinds import choose_kind
 from bravo_pipeline.source.raw_export import TableFile, export_raw
 from bravo_pipeline.source.tables import KNOWN_TABLES
 from bravo_pipeline.timestamps import validate_timestamp
@@ -91,9 +92,7 @@ def raw_export(
         return
     try:
         layout.check_absent("raw", ts)
-        kind = config.source or source.default_kind()
-        if kind not in ("demo", "live", "dump"):
-            raise ValueError(f"unknown source {kind!r}: use demo, live or dump")
+        kind = choose_kind(config.source, dump=config.dump, source_uri=source.uri)
         if kind == "dump":
             restore_source_dump(context, ts, config.dump, config.keep_dump, source, archive, layout.temp_dir)
         uri = source.export_uri(kind, ts)
