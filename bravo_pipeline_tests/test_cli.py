@@ -1,4 +1,4 @@
-"""Day-to-day operations through the CLI and Dagster: compare, change report, cleanup, sensor, show."""
+"""The day-to-day commands of cli.py, as a user types them: compare (and the change report), cleanup, show."""
 
 import json
 import os
@@ -8,17 +8,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from dagster import DagsterInstance, build_sensor_context, materialize
+from dagster import DagsterInstance, materialize
 
 from bravo_pipeline import cli
 from bravo_pipeline.assets.raw import raw_export
 from bravo_pipeline.assets.reports import CHANGES_KEY, changes_report
 from bravo_pipeline.assets.transformed import transformed_campaigns
-from bravo_pipeline.automation import scheduled_export_sensor
 from bravo_pipeline.definitions import build_resources
 from bravo_pipeline.partitions import register_partition
 from bravo_pipeline.settings import Settings
-from bravo_pipeline.timestamps import validate_timestamp
 
 OLD, MIDDLE, NEW = "20250101-000000", "20250102-000000", "20250103-000000"
 
@@ -121,16 +119,6 @@ def test_cleanup_with_an_unreachable_store_cleans_nothing_of_it_and_fails(pipeli
     assert done.returncode == 1
     assert "could not clean: MongoDB: cannot reach MongoDB at 127.0.0.1:9" in done.stderr
     assert (Path(env["BRAVO_EXPORTS_DIR"]) / "raw" / OLD / "export-summary.json").exists()
-
-
-def test_scheduled_export_sensor_requests_one_partition_and_one_run() -> None:
-    with DagsterInstance.ephemeral() as instance:
-        result = scheduled_export_sensor(build_sensor_context(instance=instance))
-    [request] = result.run_requests
-    [partitions] = result.dynamic_partitions_requests
-    assert partitions.partition_keys == [request.partition_key]
-    assert request.run_key == request.partition_key == validate_timestamp(request.partition_key)
-    assert partitions.partitions_def_name == "export_timestamp"
 
 
 def test_show_reads_the_summaries_and_lists_the_checks(pipeline_env: dict[str, str], capsys) -> None:
