@@ -58,8 +58,9 @@ class PostgresSource(ConfigurableResource):
 
     def export_uri(self, kind: str, ts: str) -> str:
         """Where the raw export of `ts` reads, for a source of `kind` (whose needs source.kinds checks)."""
-        if choose_kind(kind, dump="", source_uri=self.uri) == "live" and self.uri:
-            return self.uri
+        if kind == "live":
+            choose_kind(kind, dump="", source_uri=self.uri)  # refused without BRAVO_SOURCE_URI
+            return self.uri or ""
         if kind == "dump":
             return self._existing(self.restore_admin_uri(), dump_database_name(ts),
                                   "a dump export restores it first (raw_export config: source dump, dump FILE)")
