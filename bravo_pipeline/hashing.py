@@ -31,30 +31,31 @@ class HashingWriter:
         """Go on writing (and hashing from where it was) into `out`, e.g. the same file reopened."""
         self._out = out
 
-    def append_file(self, path: Path) -> None:
-        """Append the whole file `path`: the kernel copies it (copy_file_range, on another thread)
-        while this thread hashes the same bytes from the page cache, so the two take one's time.
-        Where the kernel will not copy between the two files, the rest is copied by reads and
-        writes; the bytes and the digest are the same either way."""
+    def append_file(self, path: Path, start: int = 0, end: int | None = None) -> None:
+        """Append bytes [start, end) of the file `path` (to its end by default; a file still being
+        written is read only up to `end`): the kernel copies them (copy_file_range, on another
+        thread) while this thread hashes the same bytes from the page cache, so the two take one's
+        time. Where the kernel will not copy between the two files, the rest is copied by reads
+        and writes; the bytes and the digest are the same either way."""
         self._out.flush()
         out_fd = self._out.fileno()
-        start = os.lseek(out_fd, 0, os.SEEK_END)
+        out_start = os.lseek(out_fd, 0, os.SEEK_END)
         with path.open("rb") as source:
             in_fd = source.fileno()
-            total = os.fstat(in_fd).st_size
+            stop = os.fstat(in_fd).st_size if end is None else end
             failure: list[BaseException] = []
-            copied = 0
+            copied = start
 
             def kernel_copy() -> None:
                 nonlocal copied
                 if not hasattr(os, "copy_file_range"):  # not on this platform
                     return
                 try:
-                    while copied < total:
-                        step = os.copy_file_range(in_fd, out_fd, total - copied,
-                                                  copied, start + copied)
+                    while copied < stop:
+                        step = os.copy_file_range(in_fd, out_fd, stop - copied,
+                                                  copied, out_start + copied - start)
                         if step == 0:
-                            raise OSError(f"{path}: shorter than {total} bytes")
+                            raise OSError(f"{path}: shorter than {stop} bytes")
                         copied += step
                 except OSError as error:
                     if error.errno not in _NO_KERNEL_COPY:
@@ -64,18 +65,18 @@ class HashingWriter:
 
             copier = threading.Thread(target=kernel_copy, name="append-file")
             copier.start()
-            read = 0
-            while block := source.read(_READ_BLOCK):
+            read = start
+            while read < stop and (block := os.pread(in_fd, min(_READ_BLOCK, stop - read), read)):
                 self._sha.update(block)
                 read += len(block)
             copier.join()
             if failure:
                 raise failure[0]
-            if copied < total:
-                _copy_range(path, in_fd, out_fd, copied, total, start)
-        if read != total:
-            raise OSError(f"{path}: changed while it was appended")
-        self.size += total
+            if copied < stop:
+                _copy_range(path, in_fd, out_fd, copied, stop, out_start - start)
+        if read != stop:
+            raise OSError(f"{path}: shorter than {stop} bytes")
+        self.size += stop - start
         self._out.seek(0, os.SEEK_END)
 
     def flush(self) -> None:
@@ -86,13 +87,13 @@ class HashingWriter:
 
 
 def _copy_range(path: Path, in_fd: int, out_fd: int, offset: int, end: int,
-                out_start: int) -> None:
-    """Copy bytes [offset, end) of `path` (open as `in_fd`) to `out_start + offset` of `out_fd`."""
+                shift: int) -> None:
+    """Copy bytes [offset, end) of `path` (open as `in_fd`) to `offset + shift` of `out_fd`."""
     while offset < end:
         block = os.pread(in_fd, min(_READ_BLOCK, end - offset), offset)
         if not block:
             raise OSError(f"{path}: shorter than {end} bytes")
         written = 0
         while written < len(block):
-            written += os.pwrite(out_fd, block[written:], out_start + offset + written)
+            written += os.pwrite(out_fd, block[written:], shift + offset + written)
         offset += len(block)

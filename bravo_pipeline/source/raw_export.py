@@ -34,6 +34,7 @@ from bravo_pipeline.source.table_split import (
     MIN_SPLIT_BYTES,
     Piece,
     PieceFile,
+    TableJoin,
     join_pieces,
     part_path,
     plan_pieces,
@@ -43,6 +44,7 @@ from bravo_pipeline.timestamps import iso_utc
 from bravo_pipeline.uris import host_of
 
 FLUSH_BYTES = 1 << 20
+FOLLOW_BYTES = 8 << 20  # a growing part file is appended to its table once this much more is ready
 STATEMENT_TIMEOUT = "30min"
 
 
@@ -67,24 +69,30 @@ class RawExportResult:
 
 
 def copy_rows(cursor: psycopg.Cursor, query: sql.Composable, out: HashingWriter | BinaryIO,
-               first: bytes, on_write: Callable[[], None]) -> int:
-    """COPY `query`'s rows into `out` joined by ",\n", `first` before the first row; the row count."""
+              first: bytes, on_write: Callable[[], None]) -> int:
+    """COPY `query`'s rows into `out` joined by ",\n", `first` before the first row; the row count.
+
+    Every row ends in the only newline it holds (json_rows makes sure), so each block becomes
+    the file's text by one replace, whatever the message boundaries; the row count is what the
+    replace added. The newline after the last row so far is held back until more rows follow."""
     rows = 0
+    started = held_back = False
     pending: list[bytes | memoryview] = []
     pending_bytes = 0
 
     def flush() -> None:
-        nonlocal rows, pending_bytes
-        out.write(b",\n" if rows else first)
-        # PostgreSQL sends one row per message, each ending in its only newline (JSON text holds
-        # none): joined without their newlines in one copy. Checked, with the slow way as fallback.
-        body = b",\n".join([chunk[:-1] for chunk in pending])
-        if body.count(b"\n") != len(pending) - 1 or any(chunk[-1] != 10 for chunk in pending):
-            body = b"".join(pending)[:-1].replace(b"\n", b",\n")
-        rows += body.count(b"\n") + 1
-        out.write(body)
+        nonlocal rows, started, held_back, pending_bytes
+        data = b"".join(pending)
         pending.clear()
         pending_bytes = 0
+        if not data:
+            return
+        out.write(b",\n" if held_back else b"" if started else first)
+        started = True
+        body = data.replace(b"\n", b",\n")
+        rows += len(body) - len(data)
+        held_back = data.endswith(b"\n")
+        out.write(memoryview(body)[:-2] if held_back else body)
         on_write()
 
     with cursor.copy(query) as copy:
@@ -93,8 +101,7 @@ def copy_rows(cursor: psycopg.Cursor, query: sql.Composable, out: HashingWriter 
             pending_bytes += len(chunk)
             if pending_bytes >= FLUSH_BYTES:
                 flush()
-    if pending:
-        flush()
+    flush()
     return rows
 
 
@@ -113,13 +120,19 @@ def stream_table(cursor: psycopg.Cursor, schema: str, table: Table, path: Path) 
 
 def _finish_table(path: Path, pieces: list[PieceFile]) -> TableFile:
     """The table's file closed (its other pieces appended) and on disk, as the summary records it."""
-    rows, size, digest = join_pieces(path, pieces)
+    return _table_file(path, pieces, join_pieces(path, pieces))
+
+
+def _table_file(path: Path, pieces: list[PieceFile], joined: tuple[int, int, str]) -> TableFile:
+    rows, size, digest = joined
     began = min(item.started for item in pieces)
     return TableFile(pieces[0].piece.table, rows, path.name, size, digest, time.perf_counter() - began)
 
 
-def stream_piece(cursor: psycopg.Cursor, schema: str, piece: Piece, final: Path) -> PieceFile:
-    """COPY one key range: piece 0 into the table's file, hashed; the others into their part files."""
+def stream_piece(cursor: psycopg.Cursor, schema: str, piece: Piece, final: Path,
+                 report: Callable[[int], None] = lambda _: None) -> PieceFile:
+    """COPY one key range: piece 0 into the table's file, hashed; the others into their part files,
+    telling `report` how many bytes of it are complete after every block."""
     query = copy_json_rows(schema, piece.table, piece.where())
     started = time.perf_counter()
     if piece.index == 0:
@@ -131,7 +144,12 @@ def stream_piece(cursor: psycopg.Cursor, schema: str, piece: Piece, final: Path)
         return PieceFile(piece, final, rows, out, started)
     path = part_path(final, piece.index)
     with path.open("wb") as handle:
-        rows = copy_rows(cursor, query, handle, b"", lambda: None)
+
+        def flushed() -> None:
+            handle.flush()
+            report(handle.tell())
+
+        rows = copy_rows(cursor, query, handle, b"", flushed)
     _check_rowcount(cursor, piece.table, rows)
     return PieceFile(piece, path, rows, None, started)
 
@@ -197,7 +215,8 @@ def _stream_all(conn: psycopg.Connection, schema: str, tables: list[Table], targ
 
 
 def _stream_pieces(conn: psycopg.Connection, schema: str, pieces: queue.Queue[Piece], target: Path,
-                   done: Callable[[PieceFile], None], stop: threading.Event) -> None:
+                   done: Callable[[PieceFile], None], report: Callable[[Piece, int], None],
+                   stop: threading.Event) -> None:
     """Take the next piece until none is left (or another worker failed): a worker that finishes a
     big piece early takes more small ones, whatever the estimates said."""
     with conn.cursor() as cursor:
@@ -207,7 +226,8 @@ def _stream_pieces(conn: psycopg.Connection, schema: str, pieces: queue.Queue[Pi
             except queue.Empty:
                 return
             try:
-                done(stream_piece(cursor, schema, piece, target / table_filename(piece.table.name)))
+                done(stream_piece(cursor, schema, piece, target / table_filename(piece.table.name),
+                                  lambda size, piece=piece: report(piece, size)))
             except psycopg.Error as error:
                 raise SourceError(f"table {printable(piece.table.name)}: {describe_error(error)}") from None
 
@@ -216,14 +236,20 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
                      target: Path, workers: int, on_table: Callable[[TableFile], None],
                      min_split_bytes: int) -> list[TableFile]:
     """Workers on their own connections, all in the snapshot exported by `conn`; a table bigger than
-    one worker's share is cut into key ranges (table_split) and joined again when all are written."""
+    one worker's share is cut into key ranges (table_split), which this thread joins into the
+    table's file while the workers stream (TableJoin)."""
     snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
     pieces = plan_pieces(conn, schema, tables, table_sizes(conn, schema), workers, min_split_bytes)
     written: queue.Queue[PieceFile] = queue.Queue()
     waiting_pieces: queue.Queue[Piece] = queue.Queue()
     for piece in sorted(pieces, key=lambda p: (-p.estimate, p.table.name, p.index)):  # biggest first
         waiting_pieces.put(piece)
+    joins = {piece.table.name: TableJoin(target / table_filename(piece.table.name), piece.parts)
+             for piece in pieces if piece.parts > 1}
     stop = threading.Event()
+
+    def report(piece: Piece, size: int) -> None:
+        joins[piece.table.name].written[piece.index] = size
 
     def work() -> None:
         try:
@@ -232,7 +258,7 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
                 worker.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 worker.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
                 _begin_settings(worker, label)
-                _stream_pieces(worker, schema, waiting_pieces, target, written.put, stop)
+                _stream_pieces(worker, schema, waiting_pieces, target, written.put, report, stop)
                 worker.execute("COMMIT")
             finally:
                 worker.close()
@@ -241,28 +267,36 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
             raise
 
     files: list[TableFile] = []
-    waiting: dict[str, list[PieceFile]] = {}
+    arrived: dict[str, list[PieceFile]] = {}
 
-    def collect() -> None:
+    def collect(min_bytes: int) -> None:
         while not written.empty():
             item = written.get()
-            table = item.piece.table
-            waiting.setdefault(table.name, []).append(item)
-            if len(waiting[table.name]) < item.piece.parts:
-                continue
-            files.append(_finish_table(target / table_filename(table.name), waiting.pop(table.name)))
-            on_table(files[-1])
+            if item.piece.parts == 1:
+                files.append(_finish_table(item.path, [item]))
+                on_table(files[-1])
+            else:
+                arrived.setdefault(item.piece.table.name, []).append(item)
+                joins[item.piece.table.name].finished(item)
+        for name, join in joins.items():
+            if not join.complete and join.advance(min_bytes=min_bytes):
+                files.append(_table_file(join.final, arrived[name], join.result()))
+                on_table(files[-1])
 
     count = min(workers, len(pieces))
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        futures = [pool.submit(work) for _ in range(count)]
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            collect()
-            for future in finished:
-                future.result()
-    collect()
+    try:
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            futures = [pool.submit(work) for _ in range(count)]
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+                collect(FOLLOW_BYTES)
+                for future in finished:
+                    future.result()
+        collect(0)
+    finally:
+        for join in joins.values():
+            join.close()
     return files
 
 

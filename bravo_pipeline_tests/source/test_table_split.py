@@ -8,9 +8,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from bravo_pipeline.source.catalog import read_catalog
+from bravo_pipeline.source import raw_export
+from bravo_pipeline.source.catalog import Column, Table, read_catalog
+from bravo_pipeline.source.connection import SourceError
 from bravo_pipeline.source.raw_export import copy_rows, export_raw, stream_piece, stream_table
-from bravo_pipeline.source.table_split import Piece, join_pieces, plan_pieces, table_sizes
+from bravo_pipeline.source.table_split import Piece, TableJoin, join_pieces, plan_pieces, table_sizes
 from bravo_pipeline.uris import with_database
 
 TS = "20250622-072114"
@@ -137,9 +139,62 @@ class _MessagesCursor:
 
 
 @pytest.mark.parametrize("messages", [[b'{"a":1}\n', b'{"a":2}\n{"a":3}\n', b'{"a":4}\n'],
-                                      [b'{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n']], ids=["two-in-one", "all-in-one"])
-def test_rows_that_share_a_message_are_still_one_per_line(messages: list[bytes]) -> None:
+                                      [b'{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n'],
+                                      [b'{"a":1}\n{"a"', b':2}\n{', b'"a":3}\n{"a":4}', b'\n']],
+                         ids=["two-in-one", "all-in-one", "split-rows"])
+@pytest.mark.parametrize("flush_bytes", [1 << 20, 1, 5], ids=["one-block", "block-per-message", "mid-row"])
+def test_rows_are_one_per_line_whatever_the_message_and_block_boundaries(
+        messages: list[bytes], flush_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(raw_export, "FLUSH_BYTES", flush_bytes)
     out = io.BytesIO()
     rows = copy_rows(_MessagesCursor(messages), sql.SQL(""), out, b"[\n", lambda: None)
     assert rows == 4
     assert out.getvalue() == b'[\n{"a":1},\n{"a":2},\n{"a":3},\n{"a":4}'
+
+
+class _CountedMessagesCursor(_MessagesCursor):
+    def __init__(self, messages: list[bytes], rowcount: int) -> None:
+        super().__init__(messages)
+        self.rowcount = rowcount
+
+
+@pytest.mark.parametrize(("messages", "rowcount"), [([b'{"a":1}\n', b'{"a":2}\n'], 3),
+                                                    ([b'{"a":"x\ny"}\n'], 1)],
+                         ids=["a-row-lost", "a-raw-newline-in-a-row"])
+def test_rows_written_must_be_the_rows_postgresql_sent(messages: list[bytes], rowcount: int,
+                                                       tmp_path: Path) -> None:
+    table = Table("spots", (Column("a", "integer", "integer", False, False, None),), ("a",))
+    with pytest.raises(SourceError, match=f"table spots: PostgreSQL reported {rowcount} rows but"):
+        stream_piece(_CountedMessagesCursor(messages, rowcount), "src", Piece.whole(table), tmp_path / "spots.json")
+
+
+def test_the_join_follows_a_piece_that_is_still_being_written(fresh_database: str, tmp_path: Path) -> None:
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA src; CREATE TABLE src.t (id int PRIMARY KEY, v text);"
+                     "INSERT INTO src.t SELECT g, 'v' || g FROM generate_series(1, 500) AS g")
+        [table] = read_catalog(conn, "src")
+        with conn.cursor() as cursor:
+            whole = stream_table(cursor, "src", table, tmp_path / "whole.json")
+            final = tmp_path / "t.json"
+            first, second = [stream_piece(cursor, "src", Piece(table, i, 2, b[0], b[1], 0), final)
+                             for i, b in enumerate([(None, ("200",)), (("200",), None)])]
+    part = second.path
+    content = part.read_bytes()
+    half = len(content) // 2
+    part.write_bytes(content[:half])  # as its worker has written it so far
+    join = TableJoin(final, 2)
+    join.finished(first)
+    join.written[1] = half
+    assert not join.advance(min_bytes=half + 1)  # not enough new bytes yet: nothing copied
+    size_before = final.stat().st_size
+    assert not join.advance(min_bytes=half)
+    assert final.stat().st_size == size_before + 2 + half  # ",\n" and what was ready
+    with part.open("ab") as handle:
+        handle.write(content[half:])
+    join.written[1] = len(content)
+    join.finished(second)
+    assert join.advance()
+    join.close()
+    assert final.read_bytes() == (tmp_path / "whole.json").read_bytes()
+    assert join.result() == (whole.count, whole.size, whole.sha256)
+    assert not part.exists()
