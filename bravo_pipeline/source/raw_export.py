@@ -267,7 +267,6 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
             raise
 
     files: list[TableFile] = []
-    arrived: dict[str, list[PieceFile]] = {}
 
     def collect(min_bytes: int) -> None:
         while not written.empty():
@@ -276,11 +275,10 @@ def _stream_parallel(conn: psycopg.Connection, uri: str, label: str, schema: str
                 files.append(_finish_table(item.path, [item]))
                 on_table(files[-1])
             else:
-                arrived.setdefault(item.piece.table.name, []).append(item)
                 joins[item.piece.table.name].finished(item)
-        for name, join in joins.items():
+        for join in joins.values():
             if not join.complete and join.advance(min_bytes=min_bytes):
-                files.append(_table_file(join.final, arrived[name], join.result()))
+                files.append(_table_file(join.final, join.pieces, join.result()))
                 on_table(files[-1])
 
     count = min(workers, len(pieces))

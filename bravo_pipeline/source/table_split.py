@@ -167,6 +167,11 @@ class TableJoin:
     def finished(self, item: PieceFile) -> None:
         self._done[item.piece.index] = item
 
+    @property
+    def pieces(self) -> list[PieceFile]:
+        """The pieces finished so far."""
+        return list(self._done.values())
+
     def advance(self, *, min_bytes: int = 0) -> bool:
         """Append what is complete (a growing part file once `min_bytes` more are ready); True
         when every piece is in and the table's file is closed."""

@@ -11,8 +11,8 @@ from psycopg import sql
 from bravo_pipeline.source import raw_export
 from bravo_pipeline.source.catalog import Column, Table, read_catalog
 from bravo_pipeline.source.connection import SourceError
-from bravo_pipeline.source.raw_export import copy_rows, export_raw, stream_piece, stream_table
-from bravo_pipeline.source.table_split import Piece, TableJoin, join_pieces, plan_pieces, table_sizes
+from bravo_pipeline.source.raw_export import TableFile, copy_rows, export_raw, stream_piece, stream_table
+from bravo_pipeline.source.table_split import Piece, PieceFile, TableJoin, join_pieces, plan_pieces, table_sizes
 from bravo_pipeline.uris import with_database
 
 TS = "20250622-072114"
@@ -91,20 +91,28 @@ def test_the_demo_source_split_across_two_workers_matches_one_worker(demo_uri: s
     assert two["tables"] == one["tables"]
 
 
-@pytest.mark.parametrize("cuts", [[("0",), ("0",)], [("0",), ("50",)], [("40",), ("9999",)],
-                                  [("-5",), ("-1",)]], ids=["empty-first-two", "empty-first", "empty-last",
-                                                            "all-but-last-empty"])
-def test_empty_pieces_join_into_the_same_file(fresh_database: str, tmp_path: Path, cuts) -> None:
-    with psycopg.connect(fresh_database, autocommit=True) as conn:
+def _whole_and_pieces(database: str, tmp_path: Path, rows: int, cuts: list[tuple[str, ...]],
+                      order: tuple[int, ...]) -> tuple[TableFile, Path, list[PieceFile]]:
+    """A table `src.t` of `rows` rows streamed whole, and cut at `cuts` streamed in `order`."""
+    with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA src; CREATE TABLE src.t (id int PRIMARY KEY, v text);"
-                     "INSERT INTO src.t SELECT g, 'v' || g FROM generate_series(1, 80) AS g")
+                     f"INSERT INTO src.t SELECT g, 'v' || g FROM generate_series(1, {rows}) AS g")
         [table] = read_catalog(conn, "src")
         with conn.cursor() as cursor:
             whole = stream_table(cursor, "src", table, tmp_path / "whole.json")
             bounds = [None, *cuts, None]
             final = tmp_path / "t.json"
-            pieces = [stream_piece(cursor, "src", Piece(table, i, 3, bounds[i], bounds[i + 1], 0), final)
-                      for i in (2, 0, 1)]  # finished out of order
+            parts = len(bounds) - 1
+            pieces = [stream_piece(cursor, "src", Piece(table, i, parts, bounds[i], bounds[i + 1], 0), final)
+                      for i in order]
+    return whole, final, pieces
+
+
+@pytest.mark.parametrize("cuts", [[("0",), ("0",)], [("0",), ("50",)], [("40",), ("9999",)],
+                                  [("-5",), ("-1",)]], ids=["empty-first-two", "empty-first", "empty-last",
+                                                            "all-but-last-empty"])
+def test_empty_pieces_join_into_the_same_file(fresh_database: str, tmp_path: Path, cuts) -> None:
+    whole, final, pieces = _whole_and_pieces(fresh_database, tmp_path, 80, cuts, (2, 0, 1))  # out of order
     rows, size, digest = join_pieces(final, pieces)
     assert final.read_bytes() == (tmp_path / "whole.json").read_bytes()
     assert (rows, size, digest) == (whole.count, whole.size, whole.sha256)
@@ -169,15 +177,7 @@ def test_rows_written_must_be_the_rows_postgresql_sent(messages: list[bytes], ro
 
 
 def test_the_join_follows_a_piece_that_is_still_being_written(fresh_database: str, tmp_path: Path) -> None:
-    with psycopg.connect(fresh_database, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA src; CREATE TABLE src.t (id int PRIMARY KEY, v text);"
-                     "INSERT INTO src.t SELECT g, 'v' || g FROM generate_series(1, 500) AS g")
-        [table] = read_catalog(conn, "src")
-        with conn.cursor() as cursor:
-            whole = stream_table(cursor, "src", table, tmp_path / "whole.json")
-            final = tmp_path / "t.json"
-            first, second = [stream_piece(cursor, "src", Piece(table, i, 2, b[0], b[1], 0), final)
-                             for i, b in enumerate([(None, ("200",)), (("200",), None)])]
+    whole, final, (first, second) = _whole_and_pieces(fresh_database, tmp_path, 500, [("200",)], (0, 1))
     part = second.path
     content = part.read_bytes()
     half = len(content) // 2
