@@ -23,6 +23,7 @@ from typing import BinaryIO
 import psycopg
 from psycopg import sql
 
+from bravo_pipeline.allocator import reuse_freed_blocks
 from bravo_pipeline.durable import EarlyWriteback
 from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.integrity import seal
@@ -326,6 +327,7 @@ def export_raw(
     worker through pg_export_snapshot). Writes the table files, then schema.json,
     then export-summary.json last.
     """
+    reuse_freed_blocks()
     started = time.perf_counter()
     exported_at = datetime.now(UTC)
     label = f"bravo-pipeline export {ts}"
