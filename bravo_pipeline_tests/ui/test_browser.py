@@ -188,6 +188,14 @@ def test_rematerializing_the_transform_of_an_old_key_from_its_asset_page(webserv
         raise AssertionError("the transform of the old key was not re-materialized")
     run_id = after[0]["runId"]
     assert run_id not in known and after[0]["partition"] == ts
+    # the checks run after the materialization: their results count once the run has finished
+    runs: list[dict] = []
+    while time.monotonic() < deadline:
+        runs = [run for job in ("__ASSET_JOB", "transform_job") for run in _runs(url, job) if run["runId"] == run_id]
+        if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    assert runs and runs[0]["status"] == "SUCCESS", runs
     assert set(_check_statuses(url, path, run_id).values()) == {"SUCCEEDED"}
 
 
