@@ -90,6 +90,18 @@ def demo_uri(admin_uri: str) -> str:
 
 
 @pytest.fixture
+def demo_copy(demo_uri: str, admin_uri: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A copy of the demo source named after the test, for a test that changes it; its URI. Dropped afterwards."""
+    name = "c_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE media_tool_demo')
+    yield admin_uri.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def pipeline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_uri: str, admin_uri: str) -> dict[str, str]:
     """Environment of a user exporting the demo database as a live source into tmp_path.
 

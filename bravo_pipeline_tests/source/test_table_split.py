@@ -1,7 +1,6 @@
 """A table cut into key ranges across workers comes out byte for byte as one stream writes it."""
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,7 +12,6 @@ from bravo_pipeline.source.catalog import Column, Table, read_catalog
 from bravo_pipeline.source.connection import SourceError
 from bravo_pipeline.source.raw_export import TableFile, copy_rows, export_raw, stream_piece, stream_table
 from bravo_pipeline.source.table_split import Piece, PieceFile, TableJoin, join_pieces, plan_pieces, table_sizes
-from bravo_pipeline.uris import with_database
 
 TS = "20250622-072114"
 
@@ -49,18 +47,12 @@ def _export(uri: str, schema: str, folder: Path, workers: int, min_split_bytes: 
 
 
 @pytest.fixture
-def hostile_source(demo_uri: str, admin_uri: str) -> Iterator[str]:
+def hostile_source(demo_copy: str) -> str:
     """A copy of the demo source with extra tables whose keys are hard to cut."""
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS t_split_hostile WITH (FORCE)")
-        conn.execute("CREATE DATABASE t_split_hostile TEMPLATE media_tool_demo")
-    uri = with_database(demo_uri, "t_split_hostile")
-    with psycopg.connect(uri, autocommit=True) as conn:
+    with psycopg.connect(demo_copy, autocommit=True) as conn:
         conn.execute(HOSTILE)
         conn.execute("ANALYZE")
-    yield uri
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        conn.execute("DROP DATABASE t_split_hostile WITH (FORCE)")
+    return demo_copy
 
 
 def test_split_tables_are_byte_identical_to_one_stream(hostile_source: str, tmp_path: Path) -> None:
