@@ -24,6 +24,7 @@ import psycopg
 from psycopg import sql
 
 from bravo_pipeline.allocator import reuse_freed_blocks
+from bravo_pipeline.collector import collect_cycles_less_often
 from bravo_pipeline.durable import EarlyWriteback
 from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.integrity import seal
@@ -328,6 +329,7 @@ def export_raw(
     then export-summary.json last.
     """
     reuse_freed_blocks()
+    collect_cycles_less_often()
     started = time.perf_counter()
     exported_at = datetime.now(UTC)
     label = f"bravo-pipeline export {ts}"
