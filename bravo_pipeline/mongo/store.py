@@ -27,6 +27,7 @@ from bson.decimal128 import Decimal128
 from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, OperationFailure, PyMongoError
 
 from bravo_pipeline.exact import EXACT
+from bravo_pipeline.mongo.documents import decimal_of
 from bravo_pipeline.mongo.embedded import (
     RefusedDocumentError,
     embedded_client,
@@ -240,7 +241,7 @@ class MongoStore:
             for part in path.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
             if isinstance(value, Decimal128):
-                total = EXACT.add(total, value.to_decimal())
+                total = EXACT.add(total, decimal_of(value))
         return count, total
 
     def database_names(self) -> list[str]:

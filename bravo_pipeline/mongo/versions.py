@@ -39,7 +39,7 @@ from bson.decimal128 import Decimal128
 from bravo_pipeline.exact import exact_sum
 from bravo_pipeline.faults import checkpoint
 from bravo_pipeline.integrity import expected_digest, load_manifest, verified_lines
-from bravo_pipeline.mongo.documents import batched, parse_documents, to_bson
+from bravo_pipeline.mongo.documents import batched, decimal_of, parse_documents, to_bson
 from bravo_pipeline.mongo.store import CAMPAIGN_INDEXES, CountMismatchError, DocumentStore, StoreError
 from bravo_pipeline.names import CAMPAIGNS_FILE, version_database
 from bravo_pipeline.timestamps import iso_utc, validate_timestamp
@@ -190,7 +190,7 @@ class _Summing:
     def __iter__(self) -> Iterator[list[dict[str, Any]]]:
         for batch in self._batches:
             amounts = [((document.get("price") or {}).get("targetAmount")) for document in batch]
-            self.total = exact_sum([self.total, *(a.to_decimal() for a in amounts if isinstance(a, Decimal128))])
+            self.total = exact_sum([self.total, *(decimal_of(a) for a in amounts if isinstance(a, Decimal128))])
             yield batch
 
 

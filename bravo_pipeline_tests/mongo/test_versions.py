@@ -184,3 +184,27 @@ def test_decimal128_bits_are_those_bson_makes_from_a_decimal() -> None:
 
     for text in cases:
         assert bits(decimal128, text) == bits(lambda t: Decimal128(Decimal(t)), text), text
+
+
+def test_decimal_of_reads_back_exactly_what_bson_reads() -> None:
+    """The load's sum and the check's sum read each Decimal128 through decimal_of: the same sign, digits
+    and exponent as bson's to_decimal, for every form (NaN, infinity, -0, extremes, non-canonical bits)."""
+    import random
+    import struct
+
+    from bravo_pipeline.mongo.documents import decimal128, decimal_of
+
+    generator = random.Random(23)
+    values = [Decimal128(text) for text in ("NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "0", "-0", "0E+6111",
+                                            "1E-6176", "-" + "9" * 34, "9" * 34 + "E+6111", "1E+6144")]
+    values += [Decimal128.from_bid(struct.pack("<QQ", low, high)) for low, high in (
+        ((1 << 64) - 1, (1 << 49) - 1),  # 2**113 - 1: more than 34 digits, read as 0
+        (0, (0b11 << 61) | (5 << 47)),  # the combination form with an exponent, read as 0
+    )]
+    for _ in range(20_000):
+        whole = str(generator.randrange(10 ** generator.randrange(1, 22)))
+        fraction = "".join(generator.choice("0123456789") for _ in range(generator.randrange(8)))
+        sign = "-" if generator.random() < 0.3 else ""
+        values.append(decimal128(sign + whole + ("." + fraction if fraction else "")))
+    for value in values:
+        assert decimal_of(value).as_tuple() == value.to_decimal().as_tuple(), value.bid.hex()
