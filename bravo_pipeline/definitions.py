@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 from typing import Any
 
@@ -31,6 +30,7 @@ from bravo_pipeline.assets.source import source_database
 from bravo_pipeline.assets.transformed import transformed_campaigns
 from bravo_pipeline.automation import cleanup_job, daily_cleanup_schedule, scheduled_export_sensor
 from bravo_pipeline.checks import ALL_CHECKS, LOAD_GATE_CHECKS, ON_DEMAND_CHECKS
+from bravo_pipeline.collector import freeze_what_is_loaded
 from bravo_pipeline.io_managers import ExportsIOManager
 from bravo_pipeline.resources import ArchiveResource, ExportsResource, MongoResource, PostgresSource, TimestampClaim
 from bravo_pipeline.settings import Settings
@@ -173,21 +173,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     )
 
 
-_frozen = False
-
-
 @definitions
 def defs() -> Definitions:
     """Loaded by Dagster each time it loads the code location, so settings are read then, not at import."""
     built = build_definitions()
-    # Everything loaded so far (Dagster, polars, these definitions: a few hundred thousand objects) lives
-    # as long as the process. Frozen, it is left out of the garbage collector's full passes, which the
-    # raw export's many short-lived row buffers would otherwise trigger over and over: the raw step ran
-    # about 2 s slower at scale 1 inside a process holding the definitions than alone. Once per process:
-    # a process that loads the code location again (a test session, a reloading server) keeps the
-    # collector's full use for what it made since.
-    global _frozen
-    if not _frozen:
-        gc.freeze()
-        _frozen = True
+    freeze_what_is_loaded()  # it lives as long as the process: see bravo_pipeline/collector.py
     return built

@@ -80,3 +80,27 @@ def test_the_threshold_is_only_ever_raised(default_thresholds: None) -> None:
     gc.set_threshold(0)  # a process that turned automatic collection off keeps it off
     collect_cycles_less_often()
     assert gc.get_threshold()[0] == 0
+
+
+FREEZE_ON_LOAD = """
+import gc
+from bravo_pipeline.definitions import defs
+before = gc.get_freeze_count()
+defs()
+first = gc.get_freeze_count()
+made_since = [[index] for index in range(50_000)]
+defs()
+print(before, first, gc.get_freeze_count())
+"""
+
+
+def test_what_the_code_location_loads_is_frozen_once_per_process(pipeline_env: dict[str, str]) -> None:
+    """Dagster, polars and the definitions live as long as the process: left out of full collections;
+    what the process makes after the first load is not."""
+    done = subprocess.run([sys.executable, "-c", FREEZE_ON_LOAD], env=pipeline_env, capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, first, second = map(int, done.stdout.split())
+    assert before == 0
+    assert first > 100_000
+    assert second - first < 1_000  # not the 50,000 lists made since
