@@ -9,9 +9,9 @@ process, and the raw export holds thousands of row buffers at a time. So with th
 youngest generation collected every 10,000 objects, 0.4 s. Cycles are still collected, only in
 bigger batches: the peak RSS stays within a few MB of what it was.
 
-What is loaded with the code location lives as long as the process, so it is also frozen out of the full collections once the
-definitions are built (the raw step ran about 2 s slower at scale 1 inside a process holding the
-definitions than alone before that).
+What is loaded with the code location lives as long as the process, so it is also frozen out of
+the full collections once the definitions are built (the raw step ran about 2 s slower at scale 1
+inside a process holding the definitions than alone before that).
 """
 
 from __future__ import annotations

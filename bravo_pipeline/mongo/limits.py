@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import bson
 
@@ -21,11 +22,11 @@ MAX_BSON_DOCUMENT_BYTES = 16 * 1024 * 1024
 # A document's BSON is at most about 6.5× its JSON text (short array elements get index keys and
 # type bytes); below this JSON length it is certainly under the limit, so only longer lines are encoded.
 SURELY_SMALL_JSON_BYTES = MAX_BSON_DOCUMENT_BYTES // 8
-# A JSON key (a string right after `{` or `,` and followed by `:`) that starts with $, or holds . or \u0000.
-# Inside a JSON string a quote is always escaped, so `{"` and `,"` only occur where a string starts.
-# A cheaper search that every refused key also matches (and some values): the exact one runs only after it.
-_MAYBE_REFUSED = re.compile(rb'"\$|\\u0000|\.[^"\\]*(?:\\.[^"\\]*)*":')
-_REFUSED_KEY_TEXT = re.compile(rb'[{,]"(\$(?:[^"\\]|\\.)*|(?:[^"\\]|\\.)*?(?:\.|\\u0000)(?:[^"\\]|\\.)*)":')
+# A key MongoDB refuses starts with $ or holds a . or a NUL. Every one matches one of these cheap
+# searches (and so do some values): two plain substrings (memchr-fast), and a regex that starts with a
+# literal, which re scans for quickly (apart, the three take half the time of one regex of their
+# alternatives: 0.08 s for 20 MB). Only a document that matches is parsed for its keys.
+_MAYBE_REFUSED_DOT = re.compile(rb'\.[^"\\]*(?:\\.[^"\\]*)*":')
 
 
 def too_large(size: int) -> str:
@@ -41,8 +42,24 @@ def oversized_bytes(line: bytes) -> int | None:
     return size if size > MAX_BSON_DOCUMENT_BYTES else None
 
 
-def refused_keys(text: bytes) -> list[str]:
-    """The keys of JSON document text that MongoDB refuses or cannot address."""
-    if not _MAYBE_REFUSED.search(text):
+def may_hold_refused_keys(text: bytes) -> bool:
+    """Whether JSON text (of one document or many) may hold a key MongoDB refuses: true for every such key."""
+    return b'"$' in text or b"\\u0000" in text or _MAYBE_REFUSED_DOT.search(text) is not None
+
+
+def _refused(key: str) -> bool:
+    return key.startswith("$") or "." in key or "\0" in key
+
+
+def refused_keys(document: bytes) -> list[str]:
+    """The keys of one JSON document's text that MongoDB refuses or cannot address, as the parser reads them."""
+    if not may_hold_refused_keys(document):
         return []
-    return [json.loads(b'"' + key + b'"') for key in _REFUSED_KEY_TEXT.findall(text)]
+    found: list[str] = []
+
+    def collect(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found.extend(key for key, _ in pairs if _refused(key))
+        return dict(pairs)
+
+    json.loads(document, object_pairs_hook=collect)
+    return found

@@ -36,7 +36,7 @@ from bravo_pipeline.integrity import (
     verify_stage,
 )
 from bravo_pipeline.layout import ExportsLayout
-from bravo_pipeline.mongo.limits import oversized_bytes, refused_keys
+from bravo_pipeline.mongo.limits import may_hold_refused_keys, oversized_bytes, refused_keys
 from bravo_pipeline.mongo.store import DocumentStore
 from bravo_pipeline.names import CAMPAIGNS_FILE, SCHEMA_FILE, table_filename
 from bravo_pipeline.names import EXPORT_SUMMARY_FILE as RAW_SUMMARY_FILE
@@ -505,7 +505,7 @@ class _Refusals:
         for line in lines:
             if (size := oversized_bytes(line)) is not None:
                 self.oversized[str(json.loads(line).get("_id"))] = size
-        if refused_keys(text):  # then find the documents that hold them
+        if may_hold_refused_keys(text):  # then find the documents that hold them
             for line in lines:
                 if found := refused_keys(line):
                     self.keys[str(json.loads(line).get("_id"))] = found

@@ -485,6 +485,15 @@ def test_a_value_that_looks_like_a_refused_key_is_not_one(transformed_dir: Path)
     assert_outcome(mongodb_loadable(transformed_dir), True, "ERROR")
 
 
+def test_keys_ending_in_a_comma_are_not_mistaken_for_refused_ones(transformed_dir: Path) -> None:
+    """`,"` also ends a key: a text search once read `:[1.5],` here as a refused key (a . in it)."""
+    documents = read_rows(transformed_dir / "campaigns.json")
+    documents[0]["extra"] = {"a,": [1.5], ":b": 1}
+    write_rows(transformed_dir / "campaigns.json", documents)
+    refresh_summary(transformed_dir)
+    assert_outcome(mongodb_loadable(transformed_dir), True, "ERROR")
+
+
 def test_a_tampered_campaigns_file_is_not_judged(transformed_dir: Path) -> None:
     path = transformed_dir / "campaigns.json"
     path.write_bytes(path.read_bytes().replace(b"CN-", b"CX-", 1))
