@@ -184,10 +184,16 @@ print(json.dumps(result))
 
 
 def run_measured(command: list[str], **popen: Any) -> tuple[int, float]:
-    """Run `command` to its end: its exit code and its own peak RSS in MB (from wait4, so not the
-    largest of every child this process has had, which RUSAGE_CHILDREN would give)."""
+    """Run `command` to its end: its exit code and its peak RSS in MB, from wait4: the largest of the
+    child and the children it waited for, not of every child this process has had (RUSAGE_CHILDREN).
+    On Linux it counts from the fork, so it is never below this process's own size then (about 50 MB)."""
     process = subprocess.Popen(command, **popen)
-    _, status, usage = os.wait4(process.pid, 0)
+    try:
+        _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:  # interrupted: the child does not outlive the bench
+        process.kill()
+        process.wait()
+        raise
     process.returncode = os.waitstatus_to_exitcode(status)
     return process.returncode, usage.ru_maxrss / 1024
 

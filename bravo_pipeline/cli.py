@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from bravo_pipeline.collector import collect_cycles_less_often
+from bravo_pipeline.collector import cycles_collected_less_often
 from bravo_pipeline.layout import ExportsLayout
 from bravo_pipeline.names import dump_database_name, printable, version_database
 from bravo_pipeline.settings import DEFAULT_DATABASE, Settings
@@ -658,10 +658,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    collect_cycles_less_often()  # before the command loads Dagster: see bravo_pipeline/collector.py
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args, Settings.from_env())
+        with cycles_collected_less_often():  # the command loads Dagster: see bravo_pipeline/collector.py
+            return args.handler(args, Settings.from_env())
     except BrokenPipeError:  # `bravo-pipeline list | head`: the reader left, that is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bravo_pipeline.collector import YOUNG_THRESHOLD, collect_cycles_less_often
+from bravo_pipeline.collector import YOUNG_THRESHOLD, cycles_collected_less_often
 
 SMALL_ROWS = 300_000  # what drives the collector is the number of rows (one buffer each), not their bytes
 
@@ -71,15 +71,20 @@ def test_a_cli_export_collects_cycles_in_batches(pipeline_env: dict[str, str], t
     assert young < 200, f"{young} young collections in one CLI export"
 
 
-def test_the_threshold_is_only_ever_raised(default_thresholds: None) -> None:
-    collect_cycles_less_often()
-    assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+def test_the_threshold_is_only_ever_raised_and_comes_back(default_thresholds: None) -> None:
+    with cycles_collected_less_often():
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
+    assert gc.get_threshold() == (700, 10, 10)
     gc.set_threshold(50_000, 20, 20)  # a process that chose a higher one keeps it
-    collect_cycles_less_often()
-    assert gc.get_threshold() == (50_000, 20, 20)
+    with cycles_collected_less_often():
+        assert gc.get_threshold() == (50_000, 20, 20)
     gc.set_threshold(0)  # a process that turned automatic collection off keeps it off
-    collect_cycles_less_often()
-    assert gc.get_threshold()[0] == 0
+    with cycles_collected_less_often():
+        assert gc.get_threshold()[0] == 0
+    gc.set_threshold(700, 10, 10)
+    with cycles_collected_less_often():
+        gc.set_threshold(2_000, 10, 10)  # changed by someone else meanwhile: theirs stays
+    assert gc.get_threshold() == (2_000, 10, 10)
 
 
 FREEZE_ON_LOAD = """

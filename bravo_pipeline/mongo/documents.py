@@ -59,7 +59,7 @@ _HIGH_COEFFICIENT = (1 << 49) - 1
 
 def decimal_of(value: Decimal128) -> Decimal:
     """The Decimal that a Decimal128 holds, exactly, digits and exponent as bson's to_decimal gives
-    them: decimal128's inverse, read from the BID bits, ten times faster; other forms go through bson."""
+    them: decimal128's inverse, read from the BID bits, 4.5 times faster; other forms go through bson."""
     low, high = struct.unpack("<QQ", value.bid)
     coefficient = ((high & _HIGH_COEFFICIENT) << 64) | low
     if high & _COMBINATION == _COMBINATION or coefficient >= _MAX_COEFFICIENT:

@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from bravo_pipeline.allocator import reuse_freed_blocks
-from bravo_pipeline.collector import collect_cycles_less_often
+from bravo_pipeline.collector import cycles_collected_less_often
 from bravo_pipeline.durable import EarlyWriteback
 from bravo_pipeline.hashing import HashingWriter
 from bravo_pipeline.integrity import seal
@@ -310,6 +310,7 @@ def _changed_after_the_rest(summary_path: Path) -> None:
         os.utime(summary_path)
 
 
+@cycles_collected_less_often()  # thousands of row buffers at a time: see bravo_pipeline/collector.py
 def export_raw(
     uri: str,
     schema: str,
@@ -329,7 +330,6 @@ def export_raw(
     then export-summary.json last.
     """
     reuse_freed_blocks()
-    collect_cycles_less_often()
     started = time.perf_counter()
     exported_at = datetime.now(UTC)
     label = f"bravo-pipeline export {ts}"
