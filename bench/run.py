@@ -380,11 +380,14 @@ def dominant_copy(admin_uri: str, database: str) -> str:
     return uri
 
 
-def _fastest(measure: Callable[[], dict[str, Any]], rounds: int) -> dict[str, Any]:
-    """The fastest of `rounds` runs of a short stage (the machine's speed drifts between seconds)."""
+def _fastest(measure: Callable[[], dict[str, Any]], rounds: int, references: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fastest of `rounds` runs of a short stage (the machine's speed drifts between seconds); each
+    of its `references` (a time measured in the same run, e.g. the load's BSON encoding) its own fastest."""
     found = [measure() for _ in range(rounds)]
     best = min(found, key=lambda item: item["seconds"])
-    return {**best, "rounds": [round(item["seconds"], 3) for item in found]}
+    fastest_references = {key: min(item[key] for item in found) for key in references}
+    return {**best, **fastest_references, "rounds": [round(item["seconds"], 3) for item in found],
+            **{f"{key}_rounds": [round(item[key], 3) for item in found] for key in references}}
 
 
 def bench_scale(admin_uri: str, scale: float, workers: int, naive: bool, repeat: int) -> dict[str, Any]:
@@ -431,12 +434,8 @@ def bench_scale(admin_uri: str, scale: float, workers: int, naive: bool, repeat:
         stages["cli_export_upload"] = run_cli_export_upload(uri, work / "cli_upload")
         shutil.rmtree(work / "cli_upload")
         stages["transform"] = run_stage("transform", uri, work / "transformed" / TS, work, workers)
-        # the load and its reference (BSON-encoding the same documents) are each the fastest of three rounds
-        loads = [run_stage("load", uri, work / "mongo", work, workers) for _ in range(3)]
-        stages["load"] = {**min(loads, key=lambda item: item["seconds"]),
-                          "bson_encoding_seconds": min(item["bson_encoding_seconds"] for item in loads),
-                          "rounds": [round(item["seconds"], 3) for item in loads],
-                          "bson_encoding_rounds": [round(item["bson_encoding_seconds"], 3) for item in loads]}
+        stages["load"] = _fastest(lambda: run_stage("load", uri, work / "mongo", work, workers), 3,
+                                  references=("bson_encoding_seconds",))
         stages["archive"] = run_stage("archive", uri, work / "archive", work, workers)
         stages["archive_zlib9"] = run_stage("archive_zlib9", uri, work / "archive_zlib9", work, workers)
         stages["checks"] = _fastest(lambda: run_stage("checks", uri, work / "checks", work, workers), 2)

@@ -7,8 +7,8 @@ Dagster, polars and the definitions creates some 170,000 tracked objects that li
 process, and the raw export holds thousands of row buffers at a time. So with the default, one
 `bravo-pipeline export` at scale 1 ran 3,000 young and 23 full collections, 1.1 s in all (510 and 4
 at the tests' scale 0.01); with the youngest generation collected every 10,000 objects, 0.4 s (54
-and 1). Cycles are still collected, only in
-bigger batches: the peak RSS stays within a few MB of what it was.
+and 1). Cycles are still collected, only in bigger batches: the peak RSS stays within a few MB
+of what it was.
 
 What is loaded with the code location lives as long as the process, so it is also frozen out of
 the full collections once the definitions are built (the raw step ran about 2 s slower at scale 1

@@ -19,6 +19,9 @@ from moto.server import ThreadedMotoServer
 
 from bravo_pipeline.archive.s3 import S3Location, make_client
 from bravo_pipeline.source.embedded_server import EmbeddedPostgres
+from bravo_pipeline.uris import with_database
+
+DEMO_DATABASE = "media_tool_demo"  # the session's demo source (scale 0.01)
 
 
 def _postgres_servers_under(folder: Path) -> list[int]:
@@ -64,16 +67,22 @@ def admin_uri(pg_server: EmbeddedPostgres) -> str:
     return pg_server.uri("postgres")
 
 
+def _database_for(request: pytest.FixtureRequest, admin_uri: str, prefix: str,
+                  template: str | None = None) -> Iterator[str]:
+    """A database named after the test (created anew, from `template` if given); its URI. Dropped afterwards."""
+    name = prefix + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f" TEMPLATE {template}" if template else ""))
+    yield with_database(admin_uri, name)
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def fresh_database(admin_uri: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty database named after the test; its URI. Dropped afterwards."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield admin_uri.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from _database_for(request, admin_uri, "t_")
 
 
 def repo_root() -> Path:
@@ -85,20 +94,14 @@ def demo_uri(admin_uri: str) -> str:
     """A tiny demo source database (scale 0.01) shared by the tests that only read it."""
     from bravo_pipeline.demo_database import build_demo_database
 
-    build_demo_database(admin_uri, database="media_tool_demo", scale=0.01)
-    return admin_uri.rsplit("/", 1)[0] + "/media_tool_demo"
+    build_demo_database(admin_uri, database=DEMO_DATABASE, scale=0.01)
+    return with_database(admin_uri, DEMO_DATABASE)
 
 
 @pytest.fixture
 def demo_copy(demo_uri: str, admin_uri: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A copy of the demo source named after the test, for a test that changes it; its URI. Dropped afterwards."""
-    name = "c_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE media_tool_demo')
-    yield admin_uri.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(admin_uri, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield from _database_for(request, admin_uri, "c_", template=DEMO_DATABASE)
 
 
 @pytest.fixture
